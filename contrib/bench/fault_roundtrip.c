@@ -1,0 +1,134 @@
+/* fault_roundtrip: time one page fault at a time, for the kernel and for whatever shim is preloaded.
+ * A plain program that knows nothing of ucow; contrib/bench/run runs it with and without the library. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+static size_t page_size;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "fault_roundtrip: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* Touch one byte per page, so that every page costs exactly one fault. */
+static uint64_t touch_pages(volatile char *base, size_t pages, int write)
+{
+	uint64_t start = now_ns();
+	unsigned sum = 0;
+
+	for (size_t i = 0; i < pages; i++) {
+		if (write)
+			base[i * page_size] = 1;
+		else
+			sum += base[i * page_size];
+	}
+	if (!write && sum != 0) {
+		fprintf(stderr, "fault_roundtrip: a hole read back non-zero\n");
+		exit(1);
+	}
+	return now_ns() - start;
+}
+
+/* The kernel's cheapest fault: private anonymous memory, 4 KiB pages (THP off so each page faults). */
+static uint64_t anon_write(size_t pages)
+{
+	size_t len = pages * page_size;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t ns;
+
+	if (p == MAP_FAILED)
+		die("mmap anonymous");
+	madvise(p, len, MADV_NOHUGEPAGE);
+	ns = touch_pages(p, pages, 1);
+	munmap(p, len);
+	return ns;
+}
+
+/* A MAP_PRIVATE mapping of a memfd that is all holes: the case ucow manages. */
+static uint64_t shmem_hole(size_t pages, int write)
+{
+	size_t len = pages * page_size;
+	int fd = memfd_create("fault_roundtrip", MFD_CLOEXEC);
+	char *p;
+	uint64_t ns;
+
+	if (fd < 0)
+		die("memfd_create");
+	if (ftruncate(fd, (off_t)len) < 0)
+		die("ftruncate");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap memfd MAP_PRIVATE");
+	ns = touch_pages(p, pages, write);
+	munmap(p, len);
+	close(fd);
+	return ns;
+}
+
+static void report(const char *name, uint64_t ns, size_t pages)
+{
+	printf("%s %.1f %zu\n", name, (double)ns / (double)pages, pages);
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: fault_roundtrip [-n PAGES] [-r REPEAT]\n"
+		    "Prints one line per measurement: NAME NS_PER_PAGE PAGES, where NAME is\n"
+		    "anon-write (kernel anonymous write fault), shmem-write (write to a hole of a\n"
+		    "MAP_PRIVATE memfd mapping) or shmem-read (read of such a hole).\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t pages = 4096;
+	int repeat = 1;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:r:h")) != -1) {
+		switch (opt) {
+		case 'n':
+			pages = strtoul(optarg, NULL, 0);
+			break;
+		case 'r':
+			repeat = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (pages == 0 || repeat <= 0) {
+		usage(stderr);
+		return 2;
+	}
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
+
+	printf("# name ns_per_page pages\n");
+	for (int r = 0; r < repeat; r++) {
+		report("anon-write", anon_write(pages), pages);
+		report("shmem-write", shmem_hole(pages, 1), pages);
+		report("shmem-read", shmem_hole(pages, 0), pages);
+	}
+	return 0;
+}

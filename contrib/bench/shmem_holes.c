@@ -1,0 +1,219 @@
+/* shmem_holes: write or read every page of a MAP_PRIVATE mapping of a tmpfs file full of holes,
+ * then report the time and the memory it cost (the file's blocks plus the mapping's anonymous pages).
+ * A plain program that knows nothing of ucow; contrib/bench/run runs it with and without the library. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum access { SEQ_WRITE, RAND_WRITE, READ };
+
+static const char *const access_names[] = {
+	[SEQ_WRITE] = "seq-write",
+	[RAND_WRITE] = "rand-write",
+	[READ] = "read",
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "shmem_holes: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static size_t parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 0);
+
+	switch (*end) {
+	case 'G': case 'g': v <<= 10; /* fall through */
+	case 'M': case 'm': v <<= 10; /* fall through */
+	case 'K': case 'k': v <<= 10; break;
+	case '\0': break;
+	default: return 0;
+	}
+	return (size_t)v;
+}
+
+/* A fixed seed: every run, with or without the shim, writes the pages in the same order. */
+static uint32_t *shuffled_pages(size_t pages)
+{
+	uint32_t *order = malloc(pages * sizeof(*order));
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	if (!order)
+		die("malloc");
+	for (size_t i = 0; i < pages; i++)
+		order[i] = (uint32_t)i;
+	for (size_t i = pages - 1; i > 0; i--) {
+		size_t j;
+		uint32_t t;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		j = (size_t)(x % (i + 1));
+		t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	return order;
+}
+
+/* Sum a field of /proc/self/smaps (in kB) over every VMA inside [start, end). */
+static uint64_t smaps_bytes(uintptr_t start, uintptr_t end, const char *field)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	size_t field_len = strlen(field);
+	char *line = NULL;
+	size_t cap = 0;
+	int inside = 0;
+	uint64_t kb = 0;
+
+	if (!f)
+		die("/proc/self/smaps");
+	while (getline(&line, &cap, f) > 0) {
+		uintptr_t lo, hi;
+		unsigned long long v;
+
+		if (sscanf(line, "%" SCNxPTR "-%" SCNxPTR " ", &lo, &hi) == 2) {
+			inside = lo >= start && hi <= end;
+			continue;
+		}
+		if (inside && !strncmp(line, field, field_len) && line[field_len] == ':' &&
+		    sscanf(line + field_len + 1, "%llu", &v) == 1)
+			kb += v;
+	}
+	free(line);
+	fclose(f);
+	return kb * 1024;
+}
+
+static int open_holes(const char *path, size_t size)
+{
+	int fd;
+
+	if (path) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			die(path);
+		unlink(path);
+	} else {
+		fd = memfd_create("shmem_holes", MFD_CLOEXEC);
+		if (fd < 0)
+			die("memfd_create");
+	}
+	if (ftruncate(fd, (off_t)size) < 0)
+		die("ftruncate");
+	return fd;
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: shmem_holes [-s SIZE] [-f PATH] seq-write|rand-write|read\n"
+		    "Maps SIZE (default 256M) of holes MAP_PRIVATE (a memfd, or PATH on a tmpfs),\n"
+		    "touches one byte per page and prints: NAME NS PAGES FILE_BYTES ANON_BYTES RSS_BYTES\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t size = (size_t)256 << 20;
+	const char *path = NULL;
+	size_t page_size = (size_t)sysconf(_SC_PAGESIZE);
+	enum access access;
+	uint32_t *order = NULL;
+	volatile char *map;
+	size_t pages;
+	struct stat st;
+	uint64_t start, ns;
+	unsigned sum = 0;
+	int fd, opt;
+
+	while ((opt = getopt(argc, argv, "s:f:h")) != -1) {
+		switch (opt) {
+		case 's':
+			size = parse_size(optarg);
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind + 1 != argc || size < page_size) {
+		usage(stderr);
+		return 2;
+	}
+	for (access = SEQ_WRITE; access <= READ; access++)
+		if (!strcmp(argv[optind], access_names[access]))
+			break;
+	if (access > READ) {
+		usage(stderr);
+		return 2;
+	}
+	pages = size / page_size;
+	size = pages * page_size;
+	if (access == RAND_WRITE)
+		order = shuffled_pages(pages);
+
+	fd = open_holes(path, size);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED)
+		die("mmap MAP_PRIVATE");
+
+	start = now_ns();
+	switch (access) {
+	case SEQ_WRITE:
+		for (size_t i = 0; i < pages; i++)
+			map[i * page_size] = 1;
+		break;
+	case RAND_WRITE:
+		for (size_t i = 0; i < pages; i++)
+			map[(size_t)order[i] * page_size] = 1;
+		break;
+	case READ:
+		for (size_t i = 0; i < pages; i++)
+			sum += map[i * page_size];
+		break;
+	}
+	ns = now_ns() - start;
+
+	if (sum != 0 || (access != READ && map[(pages - 1) * page_size] != 1)) {
+		fprintf(stderr, "shmem_holes: wrong bytes in the mapping\n");
+		return 1;
+	}
+	if (fstat(fd, &st) < 0)
+		die("fstat");
+	printf("# name ns pages file_bytes anon_bytes rss_bytes\n");
+	printf("%s %" PRIu64 " %zu %llu %" PRIu64 " %" PRIu64 "\n", access_names[access], ns, pages,
+	       (unsigned long long)st.st_blocks * 512,
+	       smaps_bytes((uintptr_t)map, (uintptr_t)map + size, "Anonymous"),
+	       smaps_bytes((uintptr_t)map, (uintptr_t)map + size, "Rss"));
+	munmap((void *)map, size);
+	close(fd);
+	free(order);
+	return 0;
+}

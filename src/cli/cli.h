@@ -1,0 +1,51 @@
+/* cli.h: what the parts of the ucow command share: exit statuses, the subcommands,
+ * finding libucow.so, and the --stats summary. */
+#ifndef UCOW_CLI_H
+#define UCOW_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses of ucow itself, as env(1) and nohup(1) use them. */
+#define UCOW_EXIT_USAGE 125	/* ucow's own error: bad option, no library */
+#define UCOW_EXIT_CANNOT_EXEC 126
+#define UCOW_EXIT_NOT_FOUND 127
+
+int ucow_cmd_run(int argc, char **argv);
+int ucow_cmd_features(int argc, char **argv);
+
+/*
+ * Finds libucow.so: the build tree next to this executable, the installed libdir, then
+ * <exe dir>/../lib. Writes its absolute path into @path and returns 0, or returns -1
+ * and writes where it looked into @path.
+ */
+int ucow_find_library(char *path, size_t size);
+
+/* Totals over the JSON lines the processes of one `ucow run --stats` wrote. */
+struct ucow_stats_total {
+	unsigned long processes;
+	unsigned long managed;
+	unsigned long malformed;
+	unsigned long uffd_full, uffd_user_only, uffd_none, uffd_unused;
+	char comm[32];			/* the first process's name */
+	long pid;			/* the first process's pid */
+	char shmem_mode[16];		/* the last mode reported */
+	uint64_t regions, register_failed, faults, unknown_faults;
+	uint64_t poisoned, fallbacks;
+	uint64_t shmem_regions, shmem_faults_read, shmem_faults_write;
+	uint64_t pages_zero_mapped, pages_filled_private;
+	uint64_t pagecache_pages_avoided, pagecache_pages_filled;
+	uint64_t bytes_saved;		/* summed over every policy */
+};
+
+/* Adds one line of UCOW_STATS output; a line that is not a JSON object is counted as
+ * malformed and otherwise ignored. */
+void ucow_stats_add_line(struct ucow_stats_total *t, const char *line);
+/* Reads every line of @path; -errno if it cannot be opened. */
+int ucow_stats_read_file(struct ucow_stats_total *t, const char *path);
+/* The short human summary, every line starting "ucow: stats: ". */
+void ucow_stats_print(const struct ucow_stats_total *t, FILE *out);
+
+#endif

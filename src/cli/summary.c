@@ -1,0 +1,430 @@
+/* summary.c: adds up the one-line JSON objects that UCOW_STATS collects (one per process)
+ * and prints the short human summary of `ucow run --stats`. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/*
+ * A small JSON walker, enough for ucow's own stats lines: every scalar is handed to the
+ * visitor with its dotted path ("engine.faults"), so key order and unknown keys (later
+ * policies) do not matter.
+ */
+enum json_kind { JSON_STRING, JSON_NUMBER, JSON_BOOL, JSON_NULL };
+
+struct json_scalar {
+	enum json_kind kind;
+	const char *str;	/* JSON_STRING */
+	double num;		/* JSON_NUMBER, and JSON_BOOL as 0 or 1 */
+};
+
+typedef void (*json_visit_fn)(void *ctx, const char *path, const struct json_scalar *v);
+
+#define JSON_MAX_DEPTH 8
+#define JSON_PATH_MAX 128
+#define JSON_STRING_MAX 256
+
+struct json_walk {
+	const char *p;
+	json_visit_fn visit;
+	void *ctx;
+	char path[JSON_PATH_MAX];
+};
+
+static void skip_space(struct json_walk *w)
+{
+	while (*w->p == ' ' || *w->p == '\t' || *w->p == '\n' || *w->p == '\r')
+		w->p++;
+}
+
+/* Copies a string (w->p at its opening quote) into @out, truncating; escapes other than
+ * the simple ones become '?', which is all a summary needs. */
+static int parse_string(struct json_walk *w, char *out, size_t size)
+{
+	size_t n = 0;
+
+	if (*w->p != '"')
+		return -1;
+	for (w->p++; *w->p != '"'; w->p++) {
+		char c = *w->p;
+
+		if (c == '\0')
+			return -1;
+		if (c == '\\') {
+			c = *++w->p;
+			switch (c) {
+			case 'n': c = '\n'; break;
+			case 't': c = '\t'; break;
+			case '"': case '\\': case '/': break;
+			case 'u':
+				for (int i = 0; i < 4; i++)
+					if (!w->p[1 + i])
+						return -1;
+				w->p += 4;
+				c = '?';
+				break;
+			case '\0':
+				return -1;
+			default:
+				c = '?';
+			}
+		}
+		if (n + 1 < size)
+			out[n++] = c;
+	}
+	w->p++;
+	out[n] = '\0';
+	return 0;
+}
+
+static int parse_value(struct json_walk *w, int depth);
+
+static int parse_object(struct json_walk *w, int depth)
+{
+	size_t base = strlen(w->path);
+	char key[JSON_PATH_MAX];
+
+	w->p++;
+	skip_space(w);
+	if (*w->p == '}') {
+		w->p++;
+		return 0;
+	}
+	for (;;) {
+		skip_space(w);
+		if (parse_string(w, key, sizeof(key)) < 0)
+			return -1;
+		skip_space(w);
+		if (*w->p++ != ':')
+			return -1;
+		snprintf(w->path + base, sizeof(w->path) - base, "%s%s", base ? "." : "", key);
+		if (parse_value(w, depth + 1) < 0)
+			return -1;
+		w->path[base] = '\0';
+		skip_space(w);
+		if (*w->p == ',') {
+			w->p++;
+			continue;
+		}
+		if (*w->p == '}') {
+			w->p++;
+			return 0;
+		}
+		return -1;
+	}
+}
+
+/* Arrays are walked for well-formedness; their elements are not summed. */
+static int parse_array(struct json_walk *w, int depth)
+{
+	json_visit_fn visit = w->visit;
+	int r = 0;
+
+	w->visit = NULL;
+	w->p++;
+	skip_space(w);
+	if (*w->p == ']') {
+		w->p++;
+		goto out;
+	}
+	for (;;) {
+		r = parse_value(w, depth + 1);
+		if (r < 0)
+			goto out;
+		skip_space(w);
+		if (*w->p == ',') {
+			w->p++;
+			continue;
+		}
+		r = *w->p == ']' ? 0 : -1;
+		w->p++;
+		goto out;
+	}
+out:
+	w->visit = visit;
+	return r;
+}
+
+static int parse_value(struct json_walk *w, int depth)
+{
+	char str[JSON_STRING_MAX];
+	struct json_scalar v = { 0 };
+	char *end;
+
+	if (depth > JSON_MAX_DEPTH)
+		return -1;
+	skip_space(w);
+	switch (*w->p) {
+	case '{':
+		return parse_object(w, depth);
+	case '[':
+		return parse_array(w, depth);
+	case '"':
+		if (parse_string(w, str, sizeof(str)) < 0)
+			return -1;
+		v.kind = JSON_STRING;
+		v.str = str;
+		break;
+	case 't':
+	case 'f':
+	case 'n':
+		if (strncmp(w->p, "true", 4) == 0) {
+			v = (struct json_scalar){ .kind = JSON_BOOL, .num = 1 };
+			w->p += 4;
+		} else if (strncmp(w->p, "false", 5) == 0) {
+			v = (struct json_scalar){ .kind = JSON_BOOL, .num = 0 };
+			w->p += 5;
+		} else if (strncmp(w->p, "null", 4) == 0) {
+			v.kind = JSON_NULL;
+			w->p += 4;
+		} else {
+			return -1;
+		}
+		break;
+	default:
+		v.kind = JSON_NUMBER;
+		v.num = strtod(w->p, &end);
+		if (end == w->p)
+			return -1;
+		w->p = end;
+	}
+	if (w->visit)
+		w->visit(w->ctx, w->path, &v);
+	return 0;
+}
+
+static int json_walk_object(const char *text, json_visit_fn visit, void *ctx)
+{
+	struct json_walk w = { .p = text, .visit = visit, .ctx = ctx };
+
+	skip_space(&w);
+	if (*w.p != '{' || parse_value(&w, 0) < 0)
+		return -1;
+	skip_space(&w);
+	return *w.p == '\0' ? 0 : -1;
+}
+
+static uint64_t as_count(const struct json_scalar *v)
+{
+	return v->kind == JSON_NUMBER && v->num > 0 ? (uint64_t)v->num : 0;
+}
+
+static const char *leaf(const char *path)
+{
+	const char *dot = strrchr(path, '.');
+
+	return dot ? dot + 1 : path;
+}
+
+struct stats_line {
+	struct ucow_stats_total sum;	/* this line alone */
+	bool has_pid;
+};
+
+static void visit_stats(void *ctx, const char *path, const struct json_scalar *v)
+{
+	struct stats_line *line = ctx;
+	struct ucow_stats_total *t = &line->sum;
+	static const struct {
+		const char *path;
+		size_t offset;
+	} counters[] = {
+#define COUNTER(p, field) { p, offsetof(struct ucow_stats_total, field) }
+		COUNTER("engine.regions", regions),
+		COUNTER("engine.register_failed", register_failed),
+		COUNTER("engine.faults", faults),
+		COUNTER("engine.unknown_faults", unknown_faults),
+		COUNTER("engine.poisoned", poisoned),
+		COUNTER("engine.fallbacks", fallbacks),
+		COUNTER("shmem_holes.regions", shmem_regions),
+		COUNTER("shmem_holes.faults_read", shmem_faults_read),
+		COUNTER("shmem_holes.faults_write", shmem_faults_write),
+		COUNTER("shmem_holes.pages_zero_mapped", pages_zero_mapped),
+		COUNTER("shmem_holes.pages_filled_private", pages_filled_private),
+		COUNTER("shmem_holes.pagecache_pages_avoided", pagecache_pages_avoided),
+		COUNTER("shmem_holes.pagecache_pages_filled", pagecache_pages_filled),
+#undef COUNTER
+	};
+
+	if (strcmp(path, "pid") == 0 && v->kind == JSON_NUMBER) {
+		t->pid = (long)v->num;
+		line->has_pid = true;
+	} else if (strcmp(path, "comm") == 0 && v->kind == JSON_STRING) {
+		snprintf(t->comm, sizeof(t->comm), "%s", v->str);
+	} else if (strcmp(path, "managed") == 0 && v->kind == JSON_BOOL) {
+		t->managed = v->num != 0;
+	} else if (strcmp(path, "uffd") == 0 && v->kind == JSON_STRING) {
+		if (strcmp(v->str, "full") == 0)
+			t->uffd_full = 1;
+		else if (strcmp(v->str, "user-mode-only") == 0)
+			t->uffd_user_only = 1;
+		else if (strcmp(v->str, "none") == 0)
+			t->uffd_none = 1;
+		else
+			t->uffd_unused = 1;
+	} else if (strcmp(path, "shmem_holes.mode") == 0 && v->kind == JSON_STRING) {
+		snprintf(t->shmem_mode, sizeof(t->shmem_mode), "%s", v->str);
+	} else if (strchr(path, '.') && strcmp(leaf(path), "bytes_saved") == 0) {
+		/* Every policy reports what it saved under its own object. */
+		t->bytes_saved += as_count(v);
+	} else {
+		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+			if (strcmp(path, counters[i].path) == 0)
+				*(uint64_t *)((char *)t + counters[i].offset) += as_count(v);
+	}
+}
+
+void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
+{
+	struct stats_line line = { 0 };
+	const struct ucow_stats_total *s = &line.sum;
+
+	if (json_walk_object(text, visit_stats, &line) < 0 || !line.has_pid) {
+		t->malformed++;
+		return;
+	}
+	if (t->processes++ == 0) {
+		t->pid = s->pid;
+		memcpy(t->comm, s->comm, sizeof(t->comm));
+	}
+	t->managed += s->managed;
+	t->uffd_full += s->uffd_full;
+	t->uffd_user_only += s->uffd_user_only;
+	t->uffd_none += s->uffd_none;
+	t->uffd_unused += s->uffd_unused;
+	if (s->shmem_mode[0])
+		memcpy(t->shmem_mode, s->shmem_mode, sizeof(t->shmem_mode));
+	t->regions += s->regions;
+	t->register_failed += s->register_failed;
+	t->faults += s->faults;
+	t->unknown_faults += s->unknown_faults;
+	t->poisoned += s->poisoned;
+	t->fallbacks += s->fallbacks;
+	t->shmem_regions += s->shmem_regions;
+	t->shmem_faults_read += s->shmem_faults_read;
+	t->shmem_faults_write += s->shmem_faults_write;
+	t->pages_zero_mapped += s->pages_zero_mapped;
+	t->pages_filled_private += s->pages_filled_private;
+	t->pagecache_pages_avoided += s->pagecache_pages_avoided;
+	t->pagecache_pages_filled += s->pagecache_pages_filled;
+	t->bytes_saved += s->bytes_saved;
+}
+
+int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return -errno;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n > 0)
+			ucow_stats_add_line(t, line);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}
+
+static double mib(uint64_t bytes)
+{
+	return (double)bytes / (1024.0 * 1024.0);
+}
+
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* The userfaultfd modes seen, such as "full" or "full, none". */
+static void describe_uffd(const struct ucow_stats_total *t, char *buf, size_t size)
+{
+	const struct {
+		unsigned long n;
+		const char *name;
+	} modes[] = {
+		{ t->uffd_full, "full" },
+		{ t->uffd_user_only, "user-mode-only" },
+		{ t->uffd_none, "none" },
+		{ t->uffd_unused, "unused" },
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!modes[i].n || len >= size)
+			continue;
+		if (t->processes > 1)
+			len += snprintf(buf + len, size - len, "%s%s in %lu", len ? ", " : "",
+					modes[i].name, modes[i].n);
+		else
+			len += snprintf(buf + len, size - len, "%s%s", len ? ", " : "",
+					modes[i].name);
+	}
+	if (!buf[0])
+		snprintf(buf, size, "not reported");
+}
+
+void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
+{
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t ucow_bytes, kernel_bytes;
+	char uffd[128];
+
+	if (t->processes == 0) {
+		fprintf(out, "ucow: stats: no process reported: the command did not load "
+			"libucow.so (statically linked, setuid, or it cleared LD_PRELOAD)%s\n",
+			t->malformed ? ", and the stats file held only malformed lines" : "");
+		return;
+	}
+	describe_uffd(t, uffd, sizeof(uffd));
+	if (t->processes == 1)
+		fprintf(out, "ucow: stats: %s (pid %ld): %s, userfaultfd %s\n",
+			t->comm[0] ? t->comm : "?", t->pid,
+			t->managed ? "managed" : "not managed", uffd);
+	else
+		fprintf(out, "ucow: stats: %lu processes (the first %s, pid %ld), %lu managed; "
+			"userfaultfd %s\n", t->processes, t->comm[0] ? t->comm : "?", t->pid,
+			t->managed, uffd);
+	if (t->malformed)
+		fprintf(out, "ucow: stats: %lu malformed %s ignored\n", t->malformed,
+			plural(t->malformed, "line", "lines"));
+	if (t->regions == 0 && t->faults == 0) {
+		fprintf(out, "ucow: stats: no memory was managed (ucow manages MAP_PRIVATE "
+			"mappings of tmpfs and memfd files; see man 7 ucow)\n");
+		return;
+	}
+	fprintf(out, "ucow: stats: %" PRIu64 " %s managed, %" PRIu64 " %s resolved\n",
+		t->regions, plural(t->regions, "region", "regions"), t->faults,
+		plural(t->faults, "fault", "faults"));
+	if (t->shmem_regions || t->shmem_faults_read || t->shmem_faults_write)
+		fprintf(out, "ucow: stats: shmem holes (mode %s): %" PRIu64 " %s, %" PRIu64
+			" %s; %" PRIu64 " %s zero-mapped, %" PRIu64 " filled privately\n",
+			t->shmem_mode[0] ? t->shmem_mode : "?",
+			t->shmem_faults_write, plural(t->shmem_faults_write, "write", "writes"),
+			t->shmem_faults_read, plural(t->shmem_faults_read, "read", "reads"),
+			t->pages_zero_mapped, plural(t->pages_zero_mapped, "page", "pages"),
+			t->pages_filled_private);
+	if (t->register_failed || t->fallbacks || t->poisoned || t->unknown_faults)
+		fprintf(out, "ucow: stats: %" PRIu64 " registrations failed, %" PRIu64
+			" ranges handed back to the kernel, %" PRIu64 " pages poisoned, %" PRIu64
+			" unknown faults\n", t->register_failed, t->fallbacks, t->poisoned,
+			t->unknown_faults);
+	/*
+	 * What ucow put in memory for the faults it saw, against what the kernel would have:
+	 * the same plus the page-cache pages it would have filled in the holes.
+	 */
+	ucow_bytes = (t->pages_filled_private + t->pagecache_pages_filled) * page;
+	kernel_bytes = ucow_bytes + t->bytes_saved;
+	fprintf(out, "ucow: stats: page cache avoided: %.1f MiB; the kernel would have spent "
+		"%.1f MiB, ucow %.1f MiB\n", mib(t->bytes_saved), mib(kernel_bytes),
+		mib(ucow_bytes));
+}

@@ -1,0 +1,342 @@
+/* engine.c: the process's userfaultfd, started on the first managed region; registering
+ * and handing back ranges; the answers policies give to faults. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "handler.h"
+#include "log.h"
+#include "region.h"
+#include "source.h"
+#include "stats.h"
+#include "sys.h"
+
+bool ucow_enabled;
+const void *ucow_zero_page;
+
+static struct {
+	atomic_int mode;		/* enum ucow_engine_mode */
+	int uffd;
+	uint64_t features;
+	pthread_mutex_t lock;		/* serialises start-up */
+} engine = {
+	.uffd = -1,
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+enum ucow_engine_mode engine_mode(void)
+{
+	return atomic_load_explicit(&engine.mode, memory_order_acquire);
+}
+
+int engine_uffd(void)
+{
+	return engine.uffd;
+}
+
+uint64_t engine_features(void)
+{
+	return engine.features;
+}
+
+static void describe_missing(uint64_t missing, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (const struct ucow_uffd_feature *f = ucow_uffd_features; f->name && n < len; f++)
+		if (missing & f->bit)
+			n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", f->name);
+}
+
+static int open_uffd(enum ucow_engine_mode *mode)
+{
+	char why[512], missing[256];
+	enum ucow_uffd_mode umode;
+	uint64_t granted = 0;
+	int fd, high, ret;
+
+	fd = uffd_open(ucow_cfg.user_mode_only, &umode, why, sizeof(why));
+	if (fd < 0) {
+		ucow_warn("uffd", "%s; running unmanaged", why);
+		return fd;
+	}
+	high = ucow_dup_high(fd);
+	if (high >= 0) {
+		close(fd);
+		fd = high;
+	}
+	ret = uffd_api(fd, UCOW_UFFD_WANTED, NULL, &granted);
+	if (ret == 0 && (granted & UCOW_UFFD_REQUIRED) != UCOW_UFFD_REQUIRED) {
+		describe_missing(UCOW_UFFD_REQUIRED & ~granted, missing, sizeof(missing));
+		ucow_warn("uffd", "this kernel lacks userfaultfd features ucow needs (%s); "
+			  "running unmanaged (see 'ucow features')", missing);
+		ret = -ENOTSUP;
+	} else if (ret < 0) {
+		ucow_warn("uffd", "UFFDIO_API failed: %s; running unmanaged", strerror(-ret));
+	}
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	if (umode == UCOW_UFFD_USER_ONLY)
+		ucow_info("uffd", "managing with a user-mode-only userfaultfd (UCOW_USER_MODE_ONLY=on): "
+			  "syscalls that touch untouched managed pages fail with EFAULT");
+	engine.features = granted;
+	*mode = umode == UCOW_UFFD_USER_ONLY ? UCOW_ENGINE_USER_ONLY : UCOW_ENGINE_FULL;
+	return fd;
+}
+
+static int start_locked(void)
+{
+	enum ucow_engine_mode mode;
+	void *zero;
+	int fd, ret;
+
+	if (!ucow_zero_page) {
+		zero = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (zero == MAP_FAILED) {
+			ucow_warn("engine", "cannot map a zero page: %s; running unmanaged",
+				  strerror(errno));
+			return -ENOMEM;
+		}
+		ucow_zero_page = zero;
+	}
+	fd = open_uffd(&mode);
+	if (fd < 0)
+		return fd;
+	ret = handler_start(fd);
+	if (ret < 0) {
+		ucow_warn("engine", "cannot start the handler thread: %s; running unmanaged",
+			  strerror(-ret));
+		close(fd);
+		return ret;
+	}
+	engine.uffd = fd;
+	atomic_store_explicit(&engine.mode, mode, memory_order_release);
+	ucow_debug("engine", "userfaultfd %d ready, features %#llx", fd,
+		   (unsigned long long)engine.features);
+	return 0;
+}
+
+int engine_start(void)
+{
+	enum ucow_engine_mode mode = engine_mode();
+	int ret = 0;
+
+	if (mode == UCOW_ENGINE_FULL || mode == UCOW_ENGINE_USER_ONLY)
+		return 0;
+	if (mode == UCOW_ENGINE_FAILED)
+		return -ENOTSUP;
+	pthread_mutex_lock(&engine.lock);
+	if (engine_mode() == UCOW_ENGINE_UNUSED) {
+		ret = start_locked();
+		if (ret < 0)
+			atomic_store_explicit(&engine.mode, UCOW_ENGINE_FAILED,
+					      memory_order_release);
+	} else if (engine_mode() == UCOW_ENGINE_FAILED) {
+		ret = -ENOTSUP;
+	}
+	pthread_mutex_unlock(&engine.lock);
+	return ret;
+}
+
+static int register_range(uintptr_t start, uintptr_t end)
+{
+	const uint64_t need = (1ULL << _UFFDIO_COPY) | (1ULL << _UFFDIO_ZEROPAGE) |
+			      (1ULL << _UFFDIO_WAKE);
+	uint64_t ioctls = 0;
+	int ret;
+
+	ret = uffd_register(engine.uffd, start, end - start, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+	if (ret == 0 && (ioctls & need) != need) {
+		uffd_unregister(engine.uffd, start, end - start);
+		ret = -EOPNOTSUPP;
+	}
+	return ret;
+}
+
+int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy, int fd,
+		  uint64_t offset, uint64_t data, int prot)
+{
+	struct ucow_region r = {
+		.start = start,
+		.end = start + UCOW_PAGE_UP(len),
+		.policy = policy,
+		.offset = offset,
+		.data = data,
+		.prot = prot,
+	};
+	int ret;
+
+	ret = engine_start();
+	if (ret < 0)
+		return ret;
+	if (fd >= 0) {
+		r.src = source_open(fd);
+		if (!r.src) {
+			ret = -errno;
+			ucow_info(policy->name, "cannot keep a duplicate of fd %d: %s; left to the kernel",
+				  fd, strerror(-ret));
+			return ret;
+		}
+	}
+	/* Events the kernel delivered for this address before the mmap returned come first. */
+	handler_barrier();
+	ret = registry_insert(&ucow_registry, &r);
+	if (ret == -EEXIST) {
+		/* A range the kernel has unmapped but whose event is not applied yet. */
+		registry_remove(&ucow_registry, r.start, r.end);
+		ret = registry_insert(&ucow_registry, &r);
+	}
+	if (r.src)
+		source_put(r.src);
+	if (ret < 0) {
+		ucow_info(policy->name, "cannot record %#lx-%#lx: %s; left to the kernel",
+			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
+		return ret;
+	}
+	ret = register_range(r.start, r.end);
+	if (ret < 0) {
+		registry_remove(&ucow_registry, r.start, r.end);
+		ucow_stat_add(UCOW_ST_REGISTER_FAILED, 1);
+		ucow_info(policy->name, "cannot register %#lx-%#lx with userfaultfd: %s; left to the kernel",
+			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
+		return ret;
+	}
+	ucow_stat_add(UCOW_ST_REGIONS, 1);
+	ucow_stat_add(policy->regions_stat, 1);
+	ucow_debug(policy->name, "managing %#lx-%#lx", (unsigned long)r.start,
+		   (unsigned long)r.end);
+	return 0;
+}
+
+void engine_unmanage(uintptr_t start, uintptr_t end)
+{
+	registry_remove(&ucow_registry, start, end);
+	if (engine.uffd < 0)
+		return;
+	uffd_unregister(engine.uffd, start, end - start);
+	uffd_wake(engine.uffd, start, end - start);
+}
+
+/* The kernel's verdict on a fill, turned into what the faulting thread needs. */
+static int answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uintptr_t dst,
+		  const void *src, size_t len)
+{
+	bool skipped = false;
+	size_t done = 0;
+
+	while (done < len) {
+		long r = fill(dst + done, src ? (const char *)src + done : NULL, len - done);
+
+		if (r > 0) {
+			done += (size_t)r;
+			continue;
+		}
+		switch (-r) {
+		case EEXIST:	/* present already: another fault or thread filled it */
+			done += UCOW_PAGE_SIZE;
+			skipped = true;
+			continue;
+		case ENOENT:	/* the range was unmapped or unregistered meanwhile */
+			uffd_wake(engine.uffd, dst, len);
+			return 0;
+		case EAGAIN:	/* the layout is changing: events first, then ask again */
+			if (done)
+				uffd_wake(engine.uffd, dst, done);
+			return -EAGAIN;
+		default:	/* ENOMEM, ESRCH (the process is exiting), EFAULT, EINVAL */
+			if (done)
+				uffd_wake(engine.uffd, dst, done);
+			return (int)r;
+		}
+	}
+	if (skipped)
+		uffd_wake(engine.uffd, dst, len);
+	return 0;
+}
+
+static long fill_copy(uintptr_t dst, const void *src, size_t len)
+{
+	return uffd_copy(engine.uffd, dst, src, len, true);
+}
+
+static long fill_zero(uintptr_t dst, const void *src, size_t len)
+{
+	return uffd_zeropage(engine.uffd, dst, len, true);
+}
+
+int ucow_answer_copy(uintptr_t dst, const void *src, size_t len)
+{
+	return answer(fill_copy, dst, src, len);
+}
+
+int ucow_answer_zero(uintptr_t dst, size_t len)
+{
+	return answer(fill_zero, dst, NULL, len);
+}
+
+int ucow_answer_wake(uintptr_t dst, size_t len)
+{
+	int ret = uffd_wake(engine.uffd, dst, len);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+void engine_fork_prepare(void)
+{
+	pthread_mutex_lock(&engine.lock);
+	pthread_rwlock_wrlock(&ucow_registry.lock);
+}
+
+void engine_fork_parent(void)
+{
+	pthread_rwlock_unlock(&ucow_registry.lock);
+	pthread_mutex_unlock(&engine.lock);
+}
+
+static void reregister(const struct ucow_region *r, void *arg)
+{
+	int *failed = arg;
+
+	if (register_range(r->start, r->end) < 0)
+		(*failed)++;
+	else
+		ucow_stat_add(UCOW_ST_REGIONS, 1);
+}
+
+void engine_fork_child(void)
+{
+	enum ucow_engine_mode mode = engine_mode();
+	int failed = 0;
+
+	pthread_rwlock_init(&ucow_registry.lock, NULL);
+	pthread_mutex_init(&engine.lock, NULL);
+	source_fork_child();
+	ucow_stats_reset();
+	handler_fork_child();
+	if (mode != UCOW_ENGINE_FULL && mode != UCOW_ENGINE_USER_ONLY)
+		return;
+	/* The parent's userfaultfd serves the parent's address space, not ours. */
+	close(engine.uffd);
+	engine.uffd = -1;
+	atomic_store_explicit(&engine.mode, UCOW_ENGINE_UNUSED, memory_order_release);
+	if (registry_count(&ucow_registry) == 0)
+		return;
+	if (engine_start() < 0) {
+		/* Unmanaged from here: the kernel dropped the child's registrations already. */
+		registry_remove(&ucow_registry, 0, UINTPTR_MAX);
+		return;
+	}
+	registry_foreach(&ucow_registry, 0, UINTPTR_MAX, reregister, &failed);
+	if (failed)
+		ucow_warn("fork", "%d managed range(s) could not be registered again in the child",
+			  failed);
+}

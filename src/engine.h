@@ -1,0 +1,61 @@
+/* engine.h: the process-wide userfaultfd engine — started on the first managed region —
+ * and the answers policies give to faults. */
+#ifndef UCOW_ENGINE_H
+#define UCOW_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+#include "uffd.h"
+
+enum ucow_engine_mode {
+	UCOW_ENGINE_UNUSED = 0,	/* nothing managed yet: no fd, no thread */
+	UCOW_ENGINE_FULL,
+	UCOW_ENGINE_USER_ONLY,
+	UCOW_ENGINE_FAILED,	/* could not start; the process runs unmanaged */
+};
+
+/* True once the configuration is valid and UCOW_DISABLE is off. */
+extern bool ucow_enabled;
+
+enum ucow_engine_mode engine_mode(void);
+/* The userfaultfd of this process, or -1. */
+int engine_uffd(void);
+uint64_t engine_features(void);
+
+/* Opens the userfaultfd and starts the handler if not done yet; 0 or -errno (logged once). */
+int engine_start(void);
+
+/*
+ * Manages [start, start+len) with @policy: records it, then registers it for missing
+ * faults. @fd (or -1) is duplicated by ucow. On any failure the range stays unmanaged
+ * and the program goes on; returns 0 or -errno.
+ */
+int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy, int fd,
+		  uint64_t offset, uint64_t data, int prot);
+
+/* Hands [start,end) back to the kernel: unregistered, forgotten, waiters woken. */
+void engine_unmanage(uintptr_t start, uintptr_t end);
+
+/* In a fork child, before fork() returns: a new userfaultfd, every range registered
+ * again, a running handler. */
+void engine_fork_child(void);
+void engine_fork_prepare(void);
+void engine_fork_parent(void);
+
+/*
+ * Answers for policies. Each fills [dst, dst+len) (page aligned, inside one region) and
+ * wakes the faulting threads. Returns 0 when the threads may go on (filled by us or by
+ * someone else, or the range is gone), -EAGAIN while the address space is changing,
+ * other -errno when the fault cannot be resolved.
+ */
+int ucow_answer_copy(uintptr_t dst, const void *src, size_t len);
+int ucow_answer_zero(uintptr_t dst, size_t len);
+int ucow_answer_wake(uintptr_t dst, size_t len);
+
+/* A page of zeroes in memory ucow never manages. */
+extern const void *ucow_zero_page;
+
+#endif

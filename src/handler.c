@@ -1,0 +1,282 @@
+/* handler.c: the handler thread. It reads userfaultfd messages in batches, applies events
+ * in the order the kernel sent them, then resolves each fault through its region's policy,
+ * answering every message. It never allocates and never touches managed memory. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "handler.h"
+#include "log.h"
+#include "policy.h"
+#include "region.h"
+#include "source.h"
+#include "stats.h"
+#include "sys.h"
+
+#define READ_BATCH 64
+#define QUEUE_SLOTS 4096	/* faults waiting: at most one per blocked thread */
+
+static struct {
+	int uffd;
+	bool running;
+	pthread_t thread;
+	atomic_uint period;	/* odd while a batch is being read and applied */
+	atomic_uint waiters;	/* threads in handler_barrier() */
+	struct uffd_msg *queue;	/* faults read, not yet answered: a ring in ucow's own pages */
+	size_t head, tail;
+} h;
+
+bool handler_running(void)
+{
+	return h.running;
+}
+
+static void futex_wait(atomic_uint *word, unsigned int val)
+{
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void futex_wake_all(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+void handler_barrier(void)
+{
+	unsigned int p;
+
+	if (!h.running || pthread_equal(pthread_self(), h.thread))
+		return;
+	p = atomic_load(&h.period);
+	if (!(p & 1))
+		return;
+	atomic_fetch_add(&h.waiters, 1);
+	while (atomic_load(&h.period) == p)
+		futex_wait(&h.period, p);
+	atomic_fetch_sub(&h.waiters, 1);
+}
+
+static void enter_busy(void)
+{
+	atomic_fetch_add(&h.period, 1);
+}
+
+static void enter_idle(void)
+{
+	atomic_fetch_add(&h.period, 1);
+	if (atomic_load(&h.waiters))
+		futex_wake_all(&h.period);
+}
+
+struct discard_arg {
+	uintptr_t start, end;
+};
+
+static void discard_one(const struct ucow_region *r, void *arg)
+{
+	if (r->policy->discard)
+		r->policy->discard(r, r->start, r->end);
+}
+
+static void apply_event(const struct uffd_msg *msg)
+{
+	switch (msg->event) {
+	case UFFD_EVENT_UNMAP:
+		ucow_stat_add(UCOW_ST_EVENTS_UNMAP, 1);
+		registry_remove(&ucow_registry, msg->arg.remove.start, msg->arg.remove.end);
+		break;
+	case UFFD_EVENT_REMAP:
+		ucow_stat_add(UCOW_ST_EVENTS_REMAP, 1);
+		registry_move(&ucow_registry, msg->arg.remap.from, msg->arg.remap.to,
+			      msg->arg.remap.len, false);
+		break;
+	case UFFD_EVENT_REMOVE:
+		ucow_stat_add(UCOW_ST_EVENTS_REMOVE, 1);
+		registry_foreach(&ucow_registry, msg->arg.remove.start, msg->arg.remove.end,
+				 discard_one, NULL);
+		break;
+	case UFFD_EVENT_FORK:
+		/* Never asked for; a descriptor handed over anyway must not leak. */
+		close((int)msg->arg.fork.ufd);
+		break;
+	default:
+		ucow_debug("handler", "ignoring event %#x", msg->event);
+		break;
+	}
+}
+
+/* Reads what fits in the queue: events are applied at once, faults queued. */
+static int read_messages(void)
+{
+	struct uffd_msg batch[READ_BATCH];
+	size_t room = QUEUE_SLOTS - (h.tail - h.head);
+	ssize_t n;
+
+	if (room == 0)
+		return 0;
+	if (room > READ_BATCH)
+		room = READ_BATCH;
+	n = read(h.uffd, batch, room * sizeof(batch[0]));
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	n /= (ssize_t)sizeof(batch[0]);
+	for (ssize_t i = 0; i < n; i++) {
+		if (batch[i].event == UFFD_EVENT_PAGEFAULT)
+			h.queue[h.tail++ % QUEUE_SLOTS] = batch[i];
+		else
+			apply_event(&batch[i]);
+	}
+	return (int)n;
+}
+
+/* A fault that cannot be resolved: back to the kernel where that is correct, else SIGBUS. */
+static void give_up(const struct ucow_fault *f, const struct ucow_region *r, int err)
+{
+	const char *who = r ? r->policy->name : "handler";
+
+	if (r && r->policy->kernel_fallback) {
+		ucow_stat_add(UCOW_ST_FALLBACKS, 1);
+		ucow_warn(who, "cannot resolve a fault at %#lx (%s): %#lx-%#lx handed back to the kernel",
+			  (unsigned long)f->addr, strerror(-err), (unsigned long)r->start,
+			  (unsigned long)r->end);
+		engine_unmanage(r->start, r->end);
+		return;
+	}
+	if ((engine_features() & UFFD_FEATURE_POISON) &&
+	    uffd_poison(h.uffd, f->addr, UCOW_PAGE_SIZE) > 0) {
+		ucow_stat_add(UCOW_ST_POISONED, 1);
+		ucow_error(who, "cannot resolve a fault at %#lx (%s): page poisoned (SIGBUS on access)",
+			   (unsigned long)f->addr, strerror(-err));
+		return;
+	}
+	ucow_stat_add(UCOW_ST_FALLBACKS, 1);
+	ucow_error(who, "cannot resolve a fault at %#lx (%s) nor poison it: page handed back "
+		   "to the kernel", (unsigned long)f->addr, strerror(-err));
+	engine_unmanage(f->addr, f->addr + UCOW_PAGE_SIZE);
+}
+
+static void resolve(const struct uffd_msg *msg)
+{
+	struct ucow_fault f = {
+		.addr = UCOW_PAGE_DOWN(msg->arg.pagefault.address),
+		.flags = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) ? UCOW_FAULT_WRITE : 0,
+	};
+	struct ucow_region r;
+	bool known;
+	int ret;
+
+	ucow_stat_add(UCOW_ST_FAULTS, 1);
+	for (;;) {
+		known = registry_lookup(&ucow_registry, f.addr, &r, true);
+		if (known) {
+			ret = r.policy->fault(&r, &f);
+			if (r.src)
+				source_put(r.src);
+		} else {
+			/* Registered with us but unknown (grown by a call ucow did not see): the
+			 * kernel would give zeroes to new anonymous memory and to a shmem hole. */
+			ucow_stat_add(UCOW_ST_UNKNOWN_FAULTS, 1);
+			ret = ucow_answer_zero(f.addr, UCOW_PAGE_SIZE);
+		}
+		if (ret != -EAGAIN)
+			break;
+		ucow_stat_add(UCOW_ST_EAGAIN, 1);
+		if (read_messages() <= 0)
+			sched_yield();
+	}
+	if (ret == 0)
+		return;
+	if (ret == -ESRCH) {	/* the address space is gone: the process is exiting */
+		ucow_debug("handler", "fault at %#lx: the process is exiting", (unsigned long)f.addr);
+		return;
+	}
+	give_up(&f, known ? &r : NULL, ret);
+}
+
+static void *handler_main(void *arg)
+{
+	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
+	int ret;
+
+	for (;;) {
+		enter_idle();
+		ret = poll(&pfd, 1, -1);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
+			ucow_error("handler", "userfaultfd %d is gone (closed by the program?): "
+				   "managed memory is no longer served", h.uffd);
+			break;
+		}
+		enter_busy();
+		ret = read_messages();
+		if (ret < 0) {
+			ucow_error("handler", "reading userfaultfd: %s", strerror(-ret));
+			enter_idle();
+			break;
+		}
+		while (h.head != h.tail) {
+			/* A copy: resolving may read more messages into the ring. */
+			struct uffd_msg msg = h.queue[h.head++ % QUEUE_SLOTS];
+
+			resolve(&msg);
+		}
+	}
+	h.running = false;
+	return NULL;
+}
+
+int handler_start(int uffd)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	int ret;
+
+	if (!h.queue) {
+		void *q = sys_mmap(NULL, UCOW_PAGE_UP(QUEUE_SLOTS * sizeof(struct uffd_msg)),
+				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (q == MAP_FAILED)
+			return -ENOMEM;
+		h.queue = q;
+	}
+	h.uffd = uffd;
+	h.head = h.tail = 0;
+	/* Busy until the thread first goes idle: a barrier before then waits for it. */
+	atomic_store(&h.period, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* The program's signal handlers must never run on this thread: they may touch
+	 * managed memory, whose faults only this thread can answer. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	h.running = true;
+	ret = pthread_create(&h.thread, &attr, handler_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (ret) {
+		h.running = false;
+		return -ret;
+	}
+	pthread_setname_np(h.thread, "ucow-handler");
+	return 0;
+}
+
+void handler_fork_child(void)
+{
+	h.running = false;
+	h.head = h.tail = 0;
+	atomic_store(&h.period, 0);
+	atomic_store(&h.waiters, 0);
+}

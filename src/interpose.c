@@ -1,0 +1,184 @@
+/* interpose.c: mmap, munmap, mremap, mprotect and madvise as the program sees them. Calls on
+ * memory ucow does not manage go straight through: one lock-free check, then the next
+ * definition (libc's, or another preloaded library's). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+
+#include "engine.h"
+#include "handler.h"
+#include "interpose.h"
+#include "policy.h"
+#include "region.h"
+#include "sys.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct ucow_next ucow_next;
+
+void interpose_resolve(void)
+{
+	ucow_next.mmap = dlsym(RTLD_NEXT, "mmap");
+	ucow_next.munmap = dlsym(RTLD_NEXT, "munmap");
+	ucow_next.mremap = dlsym(RTLD_NEXT, "mremap");
+	ucow_next.mprotect = dlsym(RTLD_NEXT, "mprotect");
+	ucow_next.madvise = dlsym(RTLD_NEXT, "madvise");
+	ucow_next.fork = dlsym(RTLD_NEXT, "fork");
+	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
+}
+
+static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (ucow_next.mmap)
+		return ucow_next.mmap(addr, len, prot, flags, fd, off);
+	return sys_mmap(addr, len, prot, flags, fd, off);
+}
+
+static int next_munmap(void *addr, size_t len)
+{
+	return ucow_next.munmap ? ucow_next.munmap(addr, len) : sys_munmap(addr, len);
+}
+
+static void *next_mremap(void *old, size_t old_len, size_t new_len, int flags, void *new_addr)
+{
+	if (ucow_next.mremap)
+		return ucow_next.mremap(old, old_len, new_len, flags, new_addr);
+	return sys_mremap(old, old_len, new_len, flags, new_addr);
+}
+
+static bool managed_range(const void *addr, size_t len)
+{
+	uintptr_t start = UCOW_PAGE_DOWN(addr);
+
+	return registry_may_overlap(&ucow_registry, start, UCOW_PAGE_UP((uintptr_t)addr + len));
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	const struct ucow_policy *policy = NULL;
+	uint64_t data = 0;
+	bool replaces;
+	int saved_errno;
+	void *p;
+
+	if (!ucow_enabled)
+		return next_mmap(addr, len, prot, flags, fd, off);
+	if (fd >= 0 && !(flags & MAP_ANONYMOUS))
+		policy = shmem_holes_claim(prot, flags, fd, &data);
+	replaces = (flags & MAP_FIXED) && managed_range(addr, len);
+	p = next_mmap(addr, len, prot, flags, fd, off);
+	if (p == MAP_FAILED || (!replaces && !policy))
+		return p;
+	saved_errno = errno;
+	if (replaces) {
+		/* The kernel unmapped what was there and told the handler; follow it now. */
+		handler_barrier();
+		registry_remove(&ucow_registry, (uintptr_t)p, (uintptr_t)p + UCOW_PAGE_UP(len));
+	}
+	if (policy)
+		engine_manage((uintptr_t)p, len, policy, fd, (uint64_t)off, data, prot);
+	errno = saved_errno;
+	return p;
+}
+
+EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+	__attribute__((alias("mmap")));
+
+EXPORT int munmap(void *addr, size_t len)
+{
+	int ret, saved_errno;
+
+	if (!ucow_enabled || !managed_range(addr, len))
+		return next_munmap(addr, len);
+	ret = next_munmap(addr, len);
+	if (ret == 0) {
+		saved_errno = errno;
+		handler_barrier();
+		registry_remove(&ucow_registry, UCOW_PAGE_DOWN(addr),
+				UCOW_PAGE_UP((uintptr_t)addr + len));
+		errno = saved_errno;
+	}
+	return ret;
+}
+
+/* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen). */
+static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old)
+{
+	struct ucow_region last;
+	size_t kept = olen < nlen ? olen : nlen;
+
+	if (olen == 0)	/* a second mapping of shared memory: nothing ucow manages */
+		return;
+	if (n != o) {
+		registry_move(&ucow_registry, o, n, kept, keep_old);
+		if (!keep_old)
+			registry_remove(&ucow_registry, o, o + olen);
+	} else if (nlen < olen) {
+		registry_remove(&ucow_registry, o + nlen, o + olen);
+	}
+	/* The kernel extends the registration with the VMA; the registry follows. */
+	if (nlen > olen && registry_lookup(&ucow_registry, n + olen - 1, &last, false) &&
+	    last.end == n + olen) {
+		last.offset += n + olen - last.start;
+		last.start = n + olen;
+		last.end = n + nlen;
+		registry_remove(&ucow_registry, last.start, last.end);
+		registry_insert(&ucow_registry, &last);
+	}
+}
+
+EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *new_addr = NULL, *p;
+	uintptr_t o = UCOW_PAGE_DOWN(old);
+	size_t olen = UCOW_PAGE_UP(old_len), nlen = UCOW_PAGE_UP(new_len);
+	bool involved;
+	int saved_errno;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new_addr = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (!ucow_enabled)
+		return next_mremap(old, old_len, new_len, flags, new_addr);
+	involved = managed_range(old, old_len) ||
+		   ((flags & MREMAP_FIXED) && managed_range(new_addr, new_len));
+	p = next_mremap(old, old_len, new_len, flags, new_addr);
+	if (p == MAP_FAILED || !involved)
+		return p;
+	saved_errno = errno;
+	handler_barrier();
+	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP);
+	errno = saved_errno;
+	return p;
+}
+
+EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	int ret = ucow_next.mprotect ? ucow_next.mprotect(addr, len, prot)
+				     : sys_mprotect(addr, len, prot);
+
+	if (ret == 0 && ucow_enabled && managed_range(addr, len)) {
+		int saved_errno = errno;
+
+		registry_protect(&ucow_registry, UCOW_PAGE_DOWN(addr),
+				 UCOW_PAGE_UP((uintptr_t)addr + len), prot);
+		errno = saved_errno;
+	}
+	return ret;
+}
+
+/*
+ * Discards on managed memory reach the handler as UFFD_EVENT_REMOVE before the kernel
+ * zaps the pages, in kernel order with faults, so nothing is needed here yet; the
+ * definition is the hook later policies (lazy memset, pins) build on.
+ */
+EXPORT int madvise(void *addr, size_t len, int advice)
+{
+	return ucow_next.madvise ? ucow_next.madvise(addr, len, advice)
+				 : sys_madvise(addr, len, advice);
+}

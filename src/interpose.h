@@ -1,0 +1,25 @@
+/* interpose.h: the libc calls ucow stands in front of, and the next definitions it passes
+ * them on to. */
+#ifndef UCOW_INTERPOSE_H
+#define UCOW_INTERPOSE_H
+
+#include <sys/types.h>
+
+struct ucow_next {
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+	int (*munmap)(void *addr, size_t len);
+	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, ...);
+	int (*mprotect)(void *addr, size_t len, int prot);
+	int (*madvise)(void *addr, size_t len, int advice);
+	pid_t (*fork)(void);
+	pid_t (*_Fork)(void);
+};
+
+/* Filled once at start-up; a NULL entry means "not resolved yet": use the raw syscall. */
+extern struct ucow_next ucow_next;
+
+/* Resolves every entry with dlsym(RTLD_NEXT). Calls made while it runs (dlsym may
+ * allocate, and an allocator may mmap) take the raw-syscall path. */
+void interpose_resolve(void);
+
+#endif

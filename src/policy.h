@@ -1,0 +1,44 @@
+/* policy.h: what a memory policy gives the engine — a small table of functions over a
+ * region. Adding a policy never touches the engine. */
+#ifndef UCOW_POLICY_H
+#define UCOW_POLICY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "region.h"
+#include "stats.h"
+
+#define UCOW_FAULT_WRITE 0x1u
+
+struct ucow_fault {
+	uintptr_t addr;		/* page aligned */
+	unsigned int flags;	/* UCOW_FAULT_* */
+};
+
+struct ucow_policy {
+	const char *name;
+	/*
+	 * Resolves a missing-page fault in @r (a copy, holding a source reference). Returns
+	 * 0 when the faulting thread may go on (the page was filled, or someone else filled
+	 * it); -EAGAIN when the address space is changing (the engine applies pending
+	 * events and asks again); another negative errno when it cannot be resolved.
+	 */
+	int (*fault)(const struct ucow_region *r, const struct ucow_fault *f);
+	/*
+	 * Whether handing the range back to the kernel is correct when a fault cannot be
+	 * resolved (shmem holes: yes; patterns the kernel knows nothing of: no, poison).
+	 */
+	bool kernel_fallback;
+	/* Counted when a region of this policy is registered. */
+	enum ucow_stat regions_stat;
+	/* Optional: pages of [start,end) were discarded (MADV_DONTNEED, MADV_REMOVE). */
+	void (*discard)(const struct ucow_region *r, uintptr_t start, uintptr_t end);
+};
+
+extern const struct ucow_policy ucow_shmem_holes_policy;
+
+/* Called by interposed mmap: a policy claims the new mapping, or returns NULL. */
+const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data);
+
+#endif

@@ -1,0 +1,331 @@
+/* region.c: the registry of managed ranges, a sorted array in memory ucow maps for itself. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "region.h"
+#include "source.h"
+#include "sys.h"
+
+struct ucow_registry ucow_registry = {
+	.lock = PTHREAD_RWLOCK_INITIALIZER,
+};
+
+void registry_init(struct ucow_registry *reg)
+{
+	memset(reg, 0, sizeof(*reg));
+	pthread_rwlock_init(&reg->lock, NULL);
+}
+
+static void publish(struct ucow_registry *reg)
+{
+	if (reg->n) {
+		atomic_store_explicit(&reg->lo, reg->v[0].start, memory_order_relaxed);
+		atomic_store_explicit(&reg->hi, reg->v[reg->n - 1].end, memory_order_relaxed);
+	}
+	atomic_store_explicit(&reg->count, reg->n, memory_order_release);
+}
+
+/* Makes room for @extra more regions; the array lives in memory ucow never manages. */
+static int reserve(struct ucow_registry *reg, size_t extra)
+{
+	size_t cap, bytes, old_bytes;
+	void *p;
+
+	if (reg->n + extra <= reg->cap)
+		return 0;
+	cap = reg->cap ? reg->cap * 2 : 64;
+	while (cap < reg->n + extra)
+		cap *= 2;
+	bytes = UCOW_PAGE_UP(cap * sizeof(*reg->v));
+	old_bytes = UCOW_PAGE_UP(reg->cap * sizeof(*reg->v));
+	if (reg->v)
+		p = sys_mremap(reg->v, old_bytes, bytes, MREMAP_MAYMOVE, NULL);
+	else
+		p = sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	reg->v = p;
+	reg->cap = bytes / sizeof(*reg->v);
+	return 0;
+}
+
+/* Index of the first region whose end is above @addr (n if none). */
+static size_t first_after(const struct ucow_registry *reg, uintptr_t addr)
+{
+	size_t lo = 0, hi = reg->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (reg->v[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void hold(struct ucow_region *r)
+{
+	if (r->src)
+		source_get(r->src);
+}
+
+static void release(struct ucow_region *r)
+{
+	if (r->src)
+		source_put(r->src);
+}
+
+/* Splits the region strictly containing @addr in two; the caller reserved room. */
+static void split_at(struct ucow_registry *reg, uintptr_t addr)
+{
+	size_t i = first_after(reg, addr);
+	struct ucow_region *r;
+
+	if (i == reg->n || reg->v[i].start >= addr)
+		return;
+	memmove(&reg->v[i + 1], &reg->v[i], (reg->n - i) * sizeof(*reg->v));
+	reg->n++;
+	r = &reg->v[i];
+	r[1].start = addr;
+	r[1].offset = r->offset + (addr - r->start);
+	r->end = addr;
+	hold(&r[1]);
+}
+
+static bool mergeable(const struct ucow_region *a, const struct ucow_region *b)
+{
+	return a->end == b->start && a->policy == b->policy && a->src == b->src &&
+	       a->data == b->data && a->prot == b->prot &&
+	       a->offset + (a->end - a->start) == b->offset;
+}
+
+/* Merges region @i with its right neighbour when they are one range in disguise. */
+static void merge_right(struct ucow_registry *reg, size_t i)
+{
+	if (i + 1 >= reg->n || !mergeable(&reg->v[i], &reg->v[i + 1]))
+		return;
+	reg->v[i].end = reg->v[i + 1].end;
+	release(&reg->v[i + 1]);
+	memmove(&reg->v[i + 1], &reg->v[i + 2], (reg->n - i - 2) * sizeof(*reg->v));
+	reg->n--;
+}
+
+static void merge_around(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
+{
+	size_t i = first_after(reg, start);
+
+	if (i > 0)
+		i--;
+	while (i < reg->n && reg->v[i].start <= end) {
+		size_t before = reg->n;
+
+		merge_right(reg, i);
+		if (reg->n == before)
+			i++;
+	}
+}
+
+static int insert_locked(struct ucow_registry *reg, const struct ucow_region *r)
+{
+	size_t i = first_after(reg, r->start);
+
+	if (r->start >= r->end)
+		return -EINVAL;
+	if (i < reg->n && reg->v[i].start < r->end)
+		return -EEXIST;
+	if (reserve(reg, 1) < 0)
+		return -ENOMEM;
+	memmove(&reg->v[i + 1], &reg->v[i], (reg->n - i) * sizeof(*reg->v));
+	reg->v[i] = *r;
+	hold(&reg->v[i]);
+	reg->n++;
+	merge_around(reg, r->start, r->end);
+	return 0;
+}
+
+int registry_insert(struct ucow_registry *reg, const struct ucow_region *r)
+{
+	int ret;
+
+	pthread_rwlock_wrlock(&reg->lock);
+	ret = insert_locked(reg, r);
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	return ret;
+}
+
+static size_t remove_locked(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
+{
+	size_t i, j, pages = 0;
+
+	if (reserve(reg, 2) == 0) {
+		split_at(reg, start);
+		split_at(reg, end);
+	}
+	/* Without room to split, whole regions touching the range go: faults there then
+	 * take the engine's unknown-address path, which is correct for every policy's holes. */
+	i = first_after(reg, start);
+	for (j = i; j < reg->n && reg->v[j].start < end; j++) {
+		pages += (reg->v[j].end - reg->v[j].start) / UCOW_PAGE_SIZE;
+		release(&reg->v[j]);
+	}
+	memmove(&reg->v[i], &reg->v[j], (reg->n - j) * sizeof(*reg->v));
+	reg->n -= j - i;
+	return pages;
+}
+
+size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
+{
+	size_t pages;
+
+	if (!registry_may_overlap(reg, start, end))
+		return 0;
+	pthread_rwlock_wrlock(&reg->lock);
+	pages = remove_locked(reg, start, end);
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	return pages;
+}
+
+int registry_protect(struct ucow_registry *reg, uintptr_t start, uintptr_t end, int prot)
+{
+	int ret = 0;
+
+	if (!registry_may_overlap(reg, start, end))
+		return 0;
+	pthread_rwlock_wrlock(&reg->lock);
+	if (reserve(reg, 2) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	split_at(reg, start);
+	split_at(reg, end);
+	for (size_t i = first_after(reg, start); i < reg->n && reg->v[i].start < end; i++)
+		reg->v[i].prot = prot;
+	merge_around(reg, start, end);
+out:
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	return ret;
+}
+
+int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
+		  bool keep_old)
+{
+	struct ucow_region *moved = NULL;
+	size_t k = 0, i, bytes = 0;
+	int ret = 0;
+
+	if (!registry_may_overlap(reg, from, from + len))
+		return 0;
+	pthread_rwlock_wrlock(&reg->lock);
+	if (reserve(reg, 2) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	split_at(reg, from);
+	split_at(reg, from + len);
+	i = first_after(reg, from);
+	while (i + k < reg->n && reg->v[i + k].start < from + len)
+		k++;
+	if (k == 0)
+		goto out;
+	bytes = UCOW_PAGE_UP(k * sizeof(*moved));
+	moved = sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (moved == MAP_FAILED) {
+		moved = NULL;
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(moved, &reg->v[i], k * sizeof(*moved));
+	for (size_t m = 0; m < k; m++)
+		hold(&moved[m]);	/* the moved copies' own references */
+	if (!keep_old)
+		remove_locked(reg, from, from + len);
+	remove_locked(reg, to, to + len);
+	for (size_t m = 0; m < k; m++) {
+		moved[m].start = moved[m].start - from + to;
+		moved[m].end = moved[m].end - from + to;
+		if (insert_locked(reg, &moved[m]) < 0)
+			ret = -ENOMEM;
+		release(&moved[m]);
+	}
+out:
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	if (moved)
+		sys_munmap(moved, bytes);
+	return ret;
+}
+
+bool registry_lookup(struct ucow_registry *reg, uintptr_t addr, struct ucow_region *out, bool ref)
+{
+	bool found = false;
+	size_t i;
+
+	if (!registry_may_overlap(reg, addr, addr + 1))
+		return false;
+	pthread_rwlock_rdlock(&reg->lock);
+	i = first_after(reg, addr);
+	if (i < reg->n && reg->v[i].start <= addr) {
+		*out = reg->v[i];
+		if (ref)
+			hold(out);
+		found = true;
+	}
+	pthread_rwlock_unlock(&reg->lock);
+	return found;
+}
+
+bool registry_overlaps(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
+{
+	bool found;
+	size_t i;
+
+	if (!registry_may_overlap(reg, start, end))
+		return false;
+	pthread_rwlock_rdlock(&reg->lock);
+	i = first_after(reg, start);
+	found = i < reg->n && reg->v[i].start < end;
+	pthread_rwlock_unlock(&reg->lock);
+	return found;
+}
+
+void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		      void (*fn)(const struct ucow_region *r, void *arg), void *arg)
+{
+	pthread_rwlock_rdlock(&reg->lock);
+	for (size_t i = first_after(reg, start); i < reg->n && reg->v[i].start < end; i++) {
+		struct ucow_region r = reg->v[i];
+
+		if (r.start < start) {
+			r.offset += start - r.start;
+			r.start = start;
+		}
+		if (r.end > end)
+			r.end = end;
+		fn(&r, arg);
+	}
+	pthread_rwlock_unlock(&reg->lock);
+}
+
+size_t registry_count(struct ucow_registry *reg)
+{
+	return atomic_load_explicit(&reg->count, memory_order_acquire);
+}
+
+void registry_destroy(struct ucow_registry *reg)
+{
+	pthread_rwlock_wrlock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++)
+		release(&reg->v[i]);
+	if (reg->v)
+		sys_munmap(reg->v, UCOW_PAGE_UP(reg->cap * sizeof(*reg->v)));
+	reg->v = NULL;
+	reg->n = reg->cap = 0;
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+}

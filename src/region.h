@@ -1,0 +1,73 @@
+/* region.h: the registry of managed address ranges, each with its policy, source and
+ * protection; splits and merges as the program unmaps, remaps and protects. */
+#ifndef UCOW_REGION_H
+#define UCOW_REGION_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ucow_policy;
+struct ucow_source;
+
+struct ucow_region {
+	uintptr_t start;		/* page aligned */
+	uintptr_t end;			/* page aligned, exclusive */
+	const struct ucow_policy *policy;
+	struct ucow_source *src;	/* a reference is held per region; NULL if none */
+	uint64_t offset;		/* position of @start in @src (file offset) */
+	uint64_t data;			/* the policy's own word (mode, pattern id, value...) */
+	int prot;
+};
+
+struct ucow_registry {
+	pthread_rwlock_t lock;
+	struct ucow_region *v;		/* sorted by start, never overlapping */
+	size_t n;
+	size_t cap;
+	atomic_size_t count;		/* == n, readable without the lock */
+	atomic_uintptr_t lo, hi;	/* bounds of all regions, readable without the lock */
+};
+
+extern struct ucow_registry ucow_registry;
+
+void registry_init(struct ucow_registry *reg);
+/* Drops every region (releasing sources) and the storage. */
+void registry_destroy(struct ucow_registry *reg);
+
+/* Lock-free hint: false means no region intersects [start, end). */
+static inline bool registry_may_overlap(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
+{
+	if (atomic_load_explicit(&reg->count, memory_order_acquire) == 0)
+		return false;
+	return start < atomic_load_explicit(&reg->hi, memory_order_relaxed) &&
+	       end > atomic_load_explicit(&reg->lo, memory_order_relaxed);
+}
+
+/*
+ * Each call below takes the lock itself. Ranges are page aligned by the caller.
+ * registry_insert() takes a new reference on @r->src; -EEXIST if [start,end) overlaps a
+ * region, -ENOMEM if storage cannot grow.
+ */
+int registry_insert(struct ucow_registry *reg, const struct ucow_region *r);
+/* Removes [start,end) from every region it touches, splitting them; returns pages removed. */
+size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end);
+/* Sets the protection of [start,end) where it is managed, splitting regions. */
+int registry_protect(struct ucow_registry *reg, uintptr_t start, uintptr_t end, int prot);
+/*
+ * Moves the managed parts of [from,from+len) to [to,to+len) (mremap). Anything managed at
+ * the destination is dropped first. With @keep_old the source stays managed too.
+ */
+int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
+		  bool keep_old);
+/* Copies the region containing @addr to @out (taking a source reference when @ref). */
+bool registry_lookup(struct ucow_registry *reg, uintptr_t addr, struct ucow_region *out, bool ref);
+bool registry_overlaps(struct ucow_registry *reg, uintptr_t start, uintptr_t end);
+/* Calls @fn on a copy of every region intersecting [start,end), clipped to it, under the lock. */
+void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		      void (*fn)(const struct ucow_region *r, void *arg), void *arg);
+size_t registry_count(struct ucow_registry *reg);
+
+#endif

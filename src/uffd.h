@@ -1,0 +1,78 @@
+/* uffd.h: the userfaultfd interface — opening, feature probing, and one helper per ioctl.
+ * Newer kernel constants than the system headers know are defined here and probed at run time. */
+#ifndef UCOW_UFFD_H
+#define UCOW_UFFD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/userfaultfd.h>
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+#endif
+#ifndef _UFFDIO_POISON
+#define _UFFDIO_POISON (0x08)
+struct uffdio_poison {
+	struct uffdio_range range;
+#define UFFDIO_POISON_MODE_DONTWAKE ((__u64)1 << 0)
+	__u64 mode;
+	__s64 updated;
+};
+#define UFFDIO_POISON _IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
+#endif
+
+enum ucow_uffd_mode {
+	UCOW_UFFD_NONE = 0,
+	UCOW_UFFD_FULL,		/* handles faults from kernel mode too */
+	UCOW_UFFD_USER_ONLY,	/* kernel-mode accesses to missing pages fail with EFAULT */
+};
+
+/* The events every managed process needs, in kernel order, to keep its registry true. */
+#define UCOW_UFFD_REQUIRED \
+	(UFFD_FEATURE_EVENT_REMAP | UFFD_FEATURE_EVENT_REMOVE | UFFD_FEATURE_EVENT_UNMAP | \
+	 UFFD_FEATURE_MISSING_SHMEM)
+#define UCOW_UFFD_WANTED (UCOW_UFFD_REQUIRED | UFFD_FEATURE_THREAD_ID | UFFD_FEATURE_POISON)
+
+struct ucow_uffd_feature {
+	uint64_t bit;
+	const char *name;
+	const char *use;	/* what ucow uses it for */
+};
+
+/* Every feature ucow knows by name, NULL-terminated. */
+extern const struct ucow_uffd_feature ucow_uffd_features[];
+
+/*
+ * Opens a userfaultfd (O_CLOEXEC | O_NONBLOCK): userfaultfd(2), then /dev/userfaultfd,
+ * then, if @allow_user_only, userfaultfd(UFFD_USER_MODE_ONLY). Returns the fd and sets
+ * @mode, or -errno and writes how to fix it into @why.
+ */
+int uffd_open(bool allow_user_only, enum ucow_uffd_mode *mode, char *why, size_t whylen);
+/* Handshakes with @want ∩ available; @available and @granted may be NULL. */
+int uffd_api(int fd, uint64_t want, uint64_t *available, uint64_t *granted);
+/* What a fresh userfaultfd would offer, without keeping one. */
+int uffd_probe(bool allow_user_only, enum ucow_uffd_mode *mode, uint64_t *features,
+	       char *why, size_t whylen);
+
+int uffd_register(int fd, uintptr_t start, size_t len, uint64_t mode, uint64_t *ioctls);
+int uffd_unregister(int fd, uintptr_t start, size_t len);
+/* Each returns the bytes filled (> 0) or -errno as the kernel gave it. */
+long uffd_copy(int fd, uintptr_t dst, const void *src, size_t len, bool wake);
+long uffd_zeropage(int fd, uintptr_t dst, size_t len, bool wake);
+long uffd_poison(int fd, uintptr_t dst, size_t len);
+int uffd_wake(int fd, uintptr_t start, size_t len);
+
+#endif
