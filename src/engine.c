@@ -227,17 +227,18 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 }
 
 /* The kernel's verdict on a fill, turned into what the faulting thread needs. */
-static int answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uintptr_t dst,
+static long answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uintptr_t dst,
 		  const void *src, size_t len)
 {
 	bool skipped = false;
-	size_t done = 0;
+	size_t done = 0, filled = 0;
 
 	while (done < len) {
 		long r = fill(dst + done, src ? (const char *)src + done : NULL, len - done);
 
 		if (r > 0) {
 			done += (size_t)r;
+			filled += (size_t)r;
 			continue;
 		}
 		switch (-r) {
@@ -247,7 +248,7 @@ static int answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uint
 			continue;
 		case ENOENT:	/* the range was unmapped or unregistered meanwhile */
 			uffd_wake(engine.uffd, dst, len);
-			return 0;
+			return (long)filled;
 		case EAGAIN:	/* the layout is changing: events first, then ask again */
 			if (done)
 				uffd_wake(engine.uffd, dst, done);
@@ -260,7 +261,7 @@ static int answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uint
 	}
 	if (skipped)
 		uffd_wake(engine.uffd, dst, len);
-	return 0;
+	return (long)filled;
 }
 
 static long fill_copy(uintptr_t dst, const void *src, size_t len)
@@ -273,12 +274,12 @@ static long fill_zero(uintptr_t dst, const void *src, size_t len)
 	return uffd_zeropage(engine.uffd, dst, len, true);
 }
 
-int ucow_answer_copy(uintptr_t dst, const void *src, size_t len)
+long ucow_answer_copy(uintptr_t dst, const void *src, size_t len)
 {
 	return answer(fill_copy, dst, src, len);
 }
 
-int ucow_answer_zero(uintptr_t dst, size_t len)
+long ucow_answer_zero(uintptr_t dst, size_t len)
 {
 	return answer(fill_zero, dst, NULL, len);
 }

@@ -47,12 +47,12 @@ void engine_fork_parent(void);
 
 /*
  * Answers for policies. Each fills [dst, dst+len) (page aligned, inside one region) and
- * wakes the faulting threads. Returns 0 when the threads may go on (filled by us or by
- * someone else, or the range is gone), -EAGAIN while the address space is changing,
- * other -errno when the fault cannot be resolved.
+ * wakes the faulting threads. Returns the bytes ucow filled (>= 0; pages someone else
+ * filled, or a range that is gone, count as done but not filled): the threads may go on.
+ * -EAGAIN while the address space is changing; other -errno when it cannot be resolved.
  */
-int ucow_answer_copy(uintptr_t dst, const void *src, size_t len);
-int ucow_answer_zero(uintptr_t dst, size_t len);
+long ucow_answer_copy(uintptr_t dst, const void *src, size_t len);
+long ucow_answer_zero(uintptr_t dst, size_t len);
 int ucow_answer_wake(uintptr_t dst, size_t len);
 
 /* A page of zeroes in memory ucow never manages. */

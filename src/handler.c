@@ -186,7 +186,8 @@ static void resolve(const struct uffd_msg *msg)
 			/* Registered with us but unknown (grown by a call ucow did not see): the
 			 * kernel would give zeroes to new anonymous memory and to a shmem hole. */
 			ucow_stat_add(UCOW_ST_UNKNOWN_FAULTS, 1);
-			ret = ucow_answer_zero(f.addr, UCOW_PAGE_SIZE);
+			ret = (int)ucow_answer_zero(f.addr, UCOW_PAGE_SIZE);
+			ret = ret > 0 ? 0 : ret;
 		}
 		if (ret != -EAGAIN)
 			break;

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "engine.h"
@@ -37,25 +38,97 @@ const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_
 /* A write to a hole: one private page of zeroes, the file untouched. */
 static int fill_private(uintptr_t addr)
 {
-	int ret = ucow_answer_copy(addr, ucow_zero_page, UCOW_PAGE_SIZE);
+	long filled = ucow_answer_copy(addr, ucow_zero_page, UCOW_PAGE_SIZE);
 
-	if (ret == 0) {
+	if (filled < 0)
+		return (int)filled;
+	if (filled) {
 		ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, 1);
 		ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
 	}
-	return ret;
+	return 0;
 }
 
-/* A read of a hole in zero mode: the shared zero page, as hugetlbfs would. */
-static int map_zero(uintptr_t addr)
+/*
+ * The run of holes around @addr, within the fault-around window, the region and the end of
+ * the file. Data pages are never inside it: the window stops at the nearest data on either
+ * side (SEEK_DATA/SEEK_HOLE on ucow's own description, whose position is its own).
+ */
+static void hole_window(const struct ucow_region *r, uintptr_t addr, uintptr_t *start,
+			uintptr_t *end)
 {
-	int ret = ucow_answer_zero(addr, UCOW_PAGE_SIZE);
+	uint64_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
+	off_t fault, lo, hi, pos, eof;
+	struct stat st;
 
-	if (ret == 0) {
-		ucow_stat_add(UCOW_ST_SH_ZERO_MAPPED, 1);
-		ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
+	*start = addr;
+	*end = addr + UCOW_PAGE_SIZE;
+	if (win <= UCOW_PAGE_SIZE || !r->src->private_pos || fstat(r->src->fd, &st) < 0)
+		return;
+	fault = (off_t)(r->offset + (addr - r->start));
+	lo = fault - (off_t)((addr - r->start) % win);
+	hi = lo + (off_t)win;
+	if (lo < (off_t)r->offset)
+		lo = (off_t)r->offset;
+	if (hi > (off_t)(r->offset + (r->end - r->start)))
+		hi = (off_t)(r->offset + (r->end - r->start));
+	/* Beyond the end of file the kernel's SIGBUS must stay. */
+	eof = (off_t)UCOW_PAGE_UP(st.st_size);
+	if (hi > eof)
+		hi = eof;
+	if (fault >= hi)
+		return;
+	for (pos = lo; pos < hi;) {
+		off_t data = lseek(r->src->fd, pos, SEEK_DATA);
+		off_t hole;
+
+		if (data < 0 || data >= hi)
+			break;
+		if (data > fault) {
+			hi = data & (off_t)UCOW_PAGE_MASK;
+			break;
+		}
+		hole = lseek(r->src->fd, data, SEEK_HOLE);
+		hole = (off_t)UCOW_PAGE_UP(hole);
+		if (hole < 0 || hole > fault)
+			return;	/* data appeared under the fault: one page only */
+		lo = pos = hole;
 	}
-	return ret;
+	*start = r->start + (uintptr_t)(lo - (off_t)r->offset);
+	*end = r->start + (uintptr_t)(hi - (off_t)r->offset);
+}
+
+static int map_zero_range(uintptr_t start, uintptr_t end)
+{
+	long filled;
+
+	if (start >= end)
+		return 0;
+	filled = ucow_answer_zero(start, end - start);
+	if (filled < 0)
+		return (int)filled;
+	ucow_stat_add(UCOW_ST_SH_ZERO_MAPPED, (unsigned long)filled / UCOW_PAGE_SIZE);
+	ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, (unsigned long)filled / UCOW_PAGE_SIZE);
+	return 0;
+}
+
+/*
+ * Zero mode: the shared zero page over the holes around the fault, as hugetlbfs gives a
+ * read; a write gets its own page. Later writes in the window are the kernel's own
+ * zero-page copy-on-write faults and never reach ucow.
+ */
+static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f)
+{
+	uintptr_t start, end;
+	int ret;
+
+	hole_window(r, f->addr, &start, &end);
+	if (!(f->flags & UCOW_FAULT_WRITE))
+		return map_zero_range(start, end);
+	ret = map_zero_range(start, f->addr);
+	if (ret == 0)
+		ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, end);
+	return ret ? ret : fill_private(f->addr);
 }
 
 /*
@@ -75,14 +148,14 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	if (f->flags & UCOW_FAULT_WRITE) {
-		ucow_stat_add(UCOW_ST_SH_FAULTS_WRITE, 1);
+	ucow_stat_add((f->flags & UCOW_FAULT_WRITE) ? UCOW_ST_SH_FAULTS_WRITE :
+		      UCOW_ST_SH_FAULTS_READ, 1);
+	if (r->data == UCOW_SHMEM_ZERO)
+		return map_zero_around(r, f);
+	/* Write mode: a read must end with the page-cache page mapped, so no window. */
+	if (f->flags & UCOW_FAULT_WRITE)
 		return fill_private(f->addr);
-	}
-	ucow_stat_add(UCOW_ST_SH_FAULTS_READ, 1);
-	if (r->data == UCOW_SHMEM_WRITE)
-		return fill_page_cache(r, f->addr);
-	return map_zero(f->addr);
+	return fill_page_cache(r, f->addr);
 }
 
 const struct ucow_policy ucow_shmem_holes_policy = {

@@ -1,6 +1,8 @@
 /* source.c: ucow's own duplicates of the files behind managed regions, held per region. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -22,16 +24,14 @@ static pthread_mutex_t slab_lock = PTHREAD_MUTEX_INITIALIZER;
 int ucow_dup_high(int fd)
 {
 	struct rlimit rl;
-	long floor = 512;
+	long floor = 1000;
 	int nfd;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-		/* Stay clear of the program's low numbers but below the limit it sees. */
-		if ((long)rl.rlim_cur > 1024)
-			floor = (long)rl.rlim_cur - 256;
-		else
-			floor = (long)rl.rlim_cur / 2;
-	}
+	/* High enough to stay clear of the program's own numbers, low enough that the
+	 * kernel's fd table does not grow to the limit (it can be a million). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long)rl.rlim_cur < floor + 64)
+		floor = (long)rl.rlim_cur > 128 ? (long)rl.rlim_cur - 64 : 3;
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)floor);
 	if (nfd < 0)
 		nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -57,10 +57,35 @@ static struct ucow_source *slot_alloc(void)
 	return &slab->s[0];
 }
 
+/*
+ * A description of ucow's own, so that seeking for holes never moves the program's file
+ * position (a dup would share it). Falls back to a dup, without a private position.
+ */
+static int open_private(int fd, bool *private_pos)
+{
+	char path[64];
+	int flags = fcntl(fd, F_GETFL);
+	int own, high;
+
+	*private_pos = false;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	own = flags < 0 ? -1 : open(path, (flags & O_ACCMODE) | O_CLOEXEC | O_NOCTTY);
+	if (own < 0)
+		return ucow_dup_high(fd);
+	*private_pos = true;
+	high = ucow_dup_high(own);
+	if (high >= 0) {
+		close(own);
+		own = high;
+	}
+	return own;
+}
+
 struct ucow_source *source_open(int fd)
 {
 	struct ucow_source *s;
-	int nfd = ucow_dup_high(fd);
+	bool private_pos;
+	int nfd = open_private(fd, &private_pos);
 
 	if (nfd < 0)
 		return NULL;
@@ -68,6 +93,7 @@ struct ucow_source *source_open(int fd)
 	s = slot_alloc();
 	if (s) {
 		s->fd = nfd;
+		s->private_pos = private_pos;
 		atomic_store(&s->refs, 1);
 	}
 	pthread_mutex_unlock(&slab_lock);

@@ -5,13 +5,16 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 
 struct ucow_source {
 	int fd;			/* ucow's duplicate: close-on-exec, at a high number */
 	atomic_int refs;	/* one per region (and per fault in flight) */
+	bool private_pos;	/* @fd has its own file position: lseek is safe */
 };
 
-/* Duplicates @fd; NULL with errno on failure. The result holds one reference. */
+/* Opens ucow's own description of @fd's file (or a duplicate); NULL with errno on
+ * failure. The result holds one reference. */
 struct ucow_source *source_open(int fd);
 void source_get(struct ucow_source *s);
 void source_put(struct ucow_source *s);

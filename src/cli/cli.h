@@ -29,8 +29,9 @@ struct ucow_stats_total {
 	unsigned long managed;
 	unsigned long malformed;
 	unsigned long uffd_full, uffd_user_only, uffd_none, uffd_unused;
-	char comm[32];			/* the first process's name */
-	long pid;			/* the first process's pid */
+	long command_pid;		/* set by the caller: the process `ucow run` started */
+	char comm[32];			/* its name, or else the first reported process's */
+	long pid;			/* and its pid */
 	char shmem_mode[16];		/* the last mode reported */
 	uint64_t regions, register_failed, faults, unknown_faults;
 	uint64_t poisoned, fallbacks;

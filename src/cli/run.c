@@ -445,6 +445,7 @@ static int run_supervised(char **command)
 		return exec_status(err);
 	}
 
+	total.command_pid = child;
 	r = ucow_stats_read_file(&total, ts.path);
 	if (r < 0 && r != -ENOENT)
 		fprintf(stderr, "ucow: stats: cannot read %s: %s\n", ts.path, strerror(-r));

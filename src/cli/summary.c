@@ -287,7 +287,8 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 		t->malformed++;
 		return;
 	}
-	if (t->processes++ == 0) {
+	/* Name the command itself (exec keeps its pid), else whoever reported first. */
+	if (t->processes++ == 0 || (s->pid == t->command_pid && t->pid != t->command_pid)) {
 		t->pid = s->pid;
 		memcpy(t->comm, s->comm, sizeof(t->comm));
 	}
@@ -391,9 +392,9 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 			t->comm[0] ? t->comm : "?", t->pid,
 			t->managed ? "managed" : "not managed", uffd);
 	else
-		fprintf(out, "ucow: stats: %lu processes (the first %s, pid %ld), %lu managed; "
+		fprintf(out, "ucow: stats: %lu processes (%s, pid %ld, and %lu more), %lu managed; "
 			"userfaultfd %s\n", t->processes, t->comm[0] ? t->comm : "?", t->pid,
-			t->managed, uffd);
+			t->processes - 1, t->managed, uffd);
 	if (t->malformed)
 		fprintf(out, "ucow: stats: %lu malformed %s ignored\n", t->malformed,
 			plural(t->malformed, "line", "lines"));
