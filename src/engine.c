@@ -226,6 +226,18 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 	uffd_wake(engine.uffd, start, end - start);
 }
 
+static void account_one(const struct ucow_region *r, void *arg)
+{
+	if (r->policy->account)
+		r->policy->account(r);
+}
+
+void engine_account(uintptr_t start, uintptr_t end)
+{
+	if (ucow_cfg.stats[0] && registry_may_overlap(&ucow_registry, start, end))
+		registry_foreach(&ucow_registry, start, end, account_one, NULL);
+}
+
 /* The kernel's verdict on a fill, turned into what the faulting thread needs. */
 static long answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uintptr_t dst,
 		  const void *src, size_t len)

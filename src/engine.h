@@ -39,6 +39,9 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 /* Hands [start,end) back to the kernel: unregistered, forgotten, waiters woken. */
 void engine_unmanage(uintptr_t start, uintptr_t end);
 
+/* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
+void engine_account(uintptr_t start, uintptr_t end);
+
 /* In a fork child, before fork() returns: a new userfaultfd, every range registered
  * again, a running handler. */
 void engine_fork_child(void);

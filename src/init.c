@@ -1,5 +1,6 @@
 /* init.c: the library's start-up (knobs parsed once, next symbols resolved) and exit
  * (the stats object). Nothing else happens until the first managed region. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,5 +58,6 @@ __attribute__((destructor)) static void ucow_fini(void)
 		return;
 	/* The last fault's counters are bumped after its thread was woken. */
 	handler_barrier();
+	engine_account(0, UINTPTR_MAX);
 	ucow_stats_write();
 }

@@ -92,6 +92,7 @@ EXPORT int munmap(void *addr, size_t len)
 
 	if (!ucow_enabled || !managed_range(addr, len))
 		return next_munmap(addr, len);
+	engine_account(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
 	ret = next_munmap(addr, len);
 	if (ret == 0) {
 		saved_errno = errno;

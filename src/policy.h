@@ -32,6 +32,8 @@ struct ucow_policy {
 	bool kernel_fallback;
 	/* Counted when a region of this policy is registered. */
 	enum ucow_stat regions_stat;
+	/* Optional, with UCOW_STATS: measures what @r holds before it is unmapped. */
+	void (*account)(const struct ucow_region *r);
 	/* Optional: pages of [start,end) were discarded (MADV_DONTNEED, MADV_REMOVE). */
 	void (*discard)(const struct ucow_region *r, uintptr_t start, uintptr_t end);
 };

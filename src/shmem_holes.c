@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -44,7 +45,6 @@ static int fill_private(uintptr_t addr)
 		return (int)filled;
 	if (filled) {
 		ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, 1);
-		ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
 	}
 	return 0;
 }
@@ -108,7 +108,6 @@ static int map_zero_range(uintptr_t start, uintptr_t end)
 	if (filled < 0)
 		return (int)filled;
 	ucow_stat_add(UCOW_ST_SH_ZERO_MAPPED, (unsigned long)filled / UCOW_PAGE_SIZE);
-	ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, (unsigned long)filled / UCOW_PAGE_SIZE);
 	return 0;
 }
 
@@ -148,14 +147,97 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	ucow_stat_add((f->flags & UCOW_FAULT_WRITE) ? UCOW_ST_SH_FAULTS_WRITE :
-		      UCOW_ST_SH_FAULTS_READ, 1);
-	if (r->data == UCOW_SHMEM_ZERO)
+	bool write = f->flags & UCOW_FAULT_WRITE;
+
+	ucow_stat_add(write ? UCOW_ST_SH_FAULTS_WRITE : UCOW_ST_SH_FAULTS_READ, 1);
+	if (r->data == UCOW_SHMEM_ZERO) {
+		/* A read of a hole costs the kernel a page-cache page; written holes are
+		 * measured when the mapping goes (writes in the window never fault here). */
+		if (!write)
+			ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
 		return map_zero_around(r, f);
+	}
 	/* Write mode: a read must end with the page-cache page mapped, so no window. */
-	if (f->flags & UCOW_FAULT_WRITE)
+	if (write)
 		return fill_private(f->addr);
 	return fill_page_cache(r, f->addr);
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+#define PM_EXCLUSIVE (1ULL << 56)
+
+/* Whether the file has no data at @off, by ucow's own description (its own position). */
+static bool is_hole(const struct ucow_region *r, off_t off, off_t *next_change)
+{
+	off_t data;
+
+	if (!r->src->private_pos) {
+		*next_change = off + (off_t)UCOW_PAGE_SIZE;
+		return true;
+	}
+	data = lseek(r->src->fd, off, SEEK_DATA);
+	if (data < 0 || data > off) {
+		*next_change = data < 0 ? INT64_MAX : data;
+		return true;
+	}
+	*next_change = lseek(r->src->fd, off, SEEK_HOLE);
+	if (*next_change <= off)
+		*next_change = off + (off_t)UCOW_PAGE_SIZE;
+	return false;
+}
+
+/*
+ * What the mapping holds as it goes (munmap, exit), from /proc/self/pagemap: private pages
+ * over holes are the writes whose page-cache twin ucow avoided; zero pages over holes the
+ * pages over holes were mapped by fault-around, read or not. Measured here rather than counted at faults, because most writes in a
+ * fault-around window are the kernel's own zero-page copy-on-write faults.
+ */
+static void shmem_holes_account(const struct ucow_region *r)
+{
+	uint64_t entries[512];
+	unsigned long written = 0, read = 0, private = 0;
+	off_t change = 0;
+	bool hole = false;
+	int pm;
+
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return;
+	for (uintptr_t addr = r->start; addr < r->end;) {
+		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
+		ssize_t got;
+
+		if (n > 512)
+			n = 512;
+		got = pread(pm, entries, n * sizeof(entries[0]),
+			    (off_t)(addr / UCOW_PAGE_SIZE * sizeof(entries[0])));
+		if (got <= 0)
+			break;
+		n = (size_t)got / sizeof(entries[0]);
+		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
+			uint64_t e = entries[i];
+			off_t off = (off_t)(r->offset + (addr - r->start));
+			bool anon = (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE) &&
+				    ((e & PM_EXCLUSIVE) || (e & PM_SWAPPED));
+			bool zero = (e & PM_PRESENT) && !(e & (PM_FILE | PM_EXCLUSIVE));
+
+			if (!anon && !zero)
+				continue;
+			if (off >= change)
+				hole = is_hole(r, off, &change);
+			private += anon;
+			written += anon && hole;
+			read += zero && hole;
+		}
+	}
+	close(pm);
+	ucow_stat_add(UCOW_ST_SH_PRIVATE_PAGES, private);
+	ucow_stat_add(UCOW_ST_SH_HOLE_PAGES_WRITTEN, written);
+	ucow_stat_add(UCOW_ST_SH_HOLE_PAGES_ZERO, read);
+	/* The kernel fills a hole in the page cache on every write to it. */
+	ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, written);
 }
 
 const struct ucow_policy ucow_shmem_holes_policy = {
@@ -163,4 +245,5 @@ const struct ucow_policy ucow_shmem_holes_policy = {
 	.fault = shmem_holes_fault,
 	.kernel_fallback = true,
 	.regions_stat = UCOW_ST_SH_REGIONS,
+	.account = shmem_holes_account,
 };

@@ -46,8 +46,9 @@ int ucow_stats_format(char *buf, size_t size)
 		"\"events_remove\":%lu,\"eagain\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu},"
 		"\"shmem_holes\":{\"mode\":\"%s\",\"regions\":%lu,\"faults_read\":%lu,"
 		"\"faults_write\":%lu,\"pages_zero_mapped\":%lu,\"pages_filled_private\":%lu,"
-		"\"pagecache_pages_avoided\":%lu,\"pagecache_pages_filled\":%lu,"
-		"\"bytes_saved\":%lu}}",
+		"\"pagecache_pages_filled\":%lu,\"hole_pages_written\":%lu,"
+		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,"
+		"\"pagecache_pages_avoided\":%lu,\"bytes_saved\":%lu}}",
 		PACKAGE_VERSION, (int)getpid(), comm, uffd_mode_name(),
 		st(UCOW_ST_REGIONS) ? "true" : "false",
 		st(UCOW_ST_REGIONS), st(UCOW_ST_REGISTER_FAILED), st(UCOW_ST_FAULTS),
@@ -56,9 +57,10 @@ int ucow_stats_format(char *buf, size_t size)
 		st(UCOW_ST_FALLBACKS),
 		modes[ucow_cfg.shmem_holes], st(UCOW_ST_SH_REGIONS), st(UCOW_ST_SH_FAULTS_READ),
 		st(UCOW_ST_SH_FAULTS_WRITE), st(UCOW_ST_SH_ZERO_MAPPED),
-		st(UCOW_ST_SH_FILLED_PRIVATE), st(UCOW_ST_SH_PAGECACHE_AVOIDED),
-		st(UCOW_ST_SH_PAGECACHE_FILLED),
-		st(UCOW_ST_SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE);
+		st(UCOW_ST_SH_FILLED_PRIVATE), st(UCOW_ST_SH_PAGECACHE_FILLED),
+		st(UCOW_ST_SH_HOLE_PAGES_WRITTEN), st(UCOW_ST_SH_HOLE_PAGES_ZERO),
+		st(UCOW_ST_SH_PRIVATE_PAGES) * UCOW_PAGE_SIZE,
+		st(UCOW_ST_SH_PAGECACHE_AVOIDED), st(UCOW_ST_SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE);
 }
 
 void ucow_stats_write(void)

@@ -24,6 +24,9 @@ enum ucow_stat {
 	UCOW_ST_SH_FILLED_PRIVATE,
 	UCOW_ST_SH_PAGECACHE_AVOIDED,
 	UCOW_ST_SH_PAGECACHE_FILLED,
+	UCOW_ST_SH_HOLE_PAGES_WRITTEN,	/* measured when a mapping goes: see shmem_holes_account */
+	UCOW_ST_SH_HOLE_PAGES_ZERO,
+	UCOW_ST_SH_PRIVATE_PAGES,
 	UCOW_ST__COUNT,
 };
 

@@ -1,7 +1,5 @@
 /* features.c: `ucow features`: can ucow manage memory here, and if not, why and how to
  * fix it. It asks the kernel the same questions the library asks at its first region. */
-#include <config.h>	/* autoconf's; the knob table is ../config.h */
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,8 +12,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "../config.h"
-#include "../uffd.h"
+#include "config.h"
+#include "uffd.h"
 #include "cli.h"
 
 static const char features_usage[] =

@@ -1,8 +1,6 @@
 /* run.c: `ucow run`: checks the options with the library's own parsers, sets the UCOW_*
  * knobs, puts libucow.so first in LD_PRELOAD and runs the command; with a bare --stats it
  * stays the parent to print a summary when the command is done. */
-#include <config.h>	/* autoconf's; the knob table is ../config.h */
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../config.h"
+#include "config.h"
 #include "cli.h"
 
 #define LIBRARY_NAME "libucow.so"

@@ -268,6 +268,9 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 			t->uffd_unused = 1;
 	} else if (strcmp(path, "shmem_holes.mode") == 0 && v->kind == JSON_STRING) {
 		snprintf(t->shmem_mode, sizeof(t->shmem_mode), "%s", v->str);
+	} else if (strcmp(path, "shmem_holes.private_bytes") == 0) {
+		t->private_bytes += as_count(v);
+		t->private_reported = 1;
 	} else if (strchr(path, '.') && strcmp(leaf(path), "bytes_saved") == 0) {
 		/* Every policy reports what it saved under its own object. */
 		t->bytes_saved += as_count(v);
@@ -313,6 +316,8 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 	t->pagecache_pages_avoided += s->pagecache_pages_avoided;
 	t->pagecache_pages_filled += s->pagecache_pages_filled;
 	t->bytes_saved += s->bytes_saved;
+	t->private_bytes += s->private_bytes;
+	t->private_reported += s->private_reported;
 }
 
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
@@ -335,9 +340,14 @@ int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
 	return 0;
 }
 
-static double mib(uint64_t bytes)
+/* "256.0 MiB", or KiB below one MiB so that small savings do not read as nothing. */
+static const char *human(uint64_t bytes, char *buf, size_t size)
 {
-	return (double)bytes / (1024.0 * 1024.0);
+	if (bytes < 1024 * 1024)
+		snprintf(buf, size, "%.1f KiB", (double)bytes / 1024.0);
+	else
+		snprintf(buf, size, "%.1f MiB", (double)bytes / (1024.0 * 1024.0));
+	return buf;
 }
 
 static const char *plural(uint64_t n, const char *one, const char *many)
@@ -378,12 +388,13 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 {
 	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t ucow_bytes, kernel_bytes;
-	char uffd[128];
+	char uffd[128], a[32], b[32];
 
 	if (t->processes == 0) {
-		fprintf(out, "ucow: stats: no process reported: the command did not load "
-			"libucow.so (statically linked, setuid, or it cleared LD_PRELOAD)%s\n",
-			t->malformed ? ", and the stats file held only malformed lines" : "");
+		fprintf(out, "ucow: stats: no process reported statistics (none are written by "
+			"a process that ends with _exit(2) or a signal, is statically linked or "
+			"setuid, or clears LD_PRELOAD)%s\n",
+			t->malformed ? "; the stats file held only malformed lines" : "");
 		return;
 	}
 	describe_uffd(t, uffd, sizeof(uffd));
@@ -399,8 +410,12 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 		fprintf(out, "ucow: stats: %lu malformed %s ignored\n", t->malformed,
 			plural(t->malformed, "line", "lines"));
 	if (t->regions == 0 && t->faults == 0) {
-		fprintf(out, "ucow: stats: no memory was managed (ucow manages MAP_PRIVATE "
-			"mappings of tmpfs and memfd files; see man 7 ucow)\n");
+		if (t->uffd_none)
+			fprintf(out, "ucow: stats: nothing was managed: no userfaultfd could be "
+				"opened ('ucow features' says why and how to fix it)\n");
+		else
+			fprintf(out, "ucow: stats: no memory was managed (ucow manages MAP_PRIVATE "
+				"mappings of tmpfs and memfd files; see man 7 ucow)\n");
 		return;
 	}
 	fprintf(out, "ucow: stats: %" PRIu64 " %s managed, %" PRIu64 " %s resolved\n",
@@ -420,12 +435,23 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 			" unknown faults\n", t->register_failed, t->fallbacks, t->poisoned,
 			t->unknown_faults);
 	/*
-	 * What ucow put in memory for the faults it saw, against what the kernel would have:
-	 * the same plus the page-cache pages it would have filled in the holes.
+	 * Each page written in a hole costs the kernel a page-cache page and a private copy,
+	 * ucow only the copy; a read of a hole costs the kernel a page-cache page, ucow (zero
+	 * mode) nothing. ucow's private pages are what it filled itself, unless zero pages
+	 * were mapped: writes to those are the kernel's own copy-on-write faults, which ucow
+	 * never sees, so only the library's measure at exit (private_bytes) can count them.
 	 */
-	ucow_bytes = (t->pages_filled_private + t->pagecache_pages_filled) * page;
+	fprintf(out, "ucow: stats: page cache avoided: %s", human(t->bytes_saved, a, sizeof(a)));
+	if (t->private_reported && t->private_reported >= t->managed) {
+		ucow_bytes = t->private_bytes;
+	} else if (t->pages_zero_mapped == 0) {
+		ucow_bytes = t->pages_filled_private * page;
+	} else {
+		fprintf(out, " (counting the zero-mapped pages, written or not)\n");
+		return;
+	}
+	ucow_bytes += t->pagecache_pages_filled * page;
 	kernel_bytes = ucow_bytes + t->bytes_saved;
-	fprintf(out, "ucow: stats: page cache avoided: %.1f MiB; the kernel would have spent "
-		"%.1f MiB, ucow %.1f MiB\n", mib(t->bytes_saved), mib(kernel_bytes),
-		mib(ucow_bytes));
+	fprintf(out, "; the kernel would have spent %s, ucow %s\n",
+		human(kernel_bytes, a, sizeof(a)), human(ucow_bytes, b, sizeof(b)));
 }

@@ -1,11 +1,9 @@
 /* ucow.c: the ucow command: runs programs under libucow.so (`ucow run`), says whether
  * ucow can work here (`ucow features`) and lists its knobs (`ucow knobs`). */
-#include <config.h>	/* autoconf's: PACKAGE_VERSION; the knob table is ../config.h */
-
 #include <stdio.h>
 #include <string.h>
 
-#include "../config.h"
+#include "config.h"
 #include "cli.h"
 
 static const char usage[] =
@@ -67,7 +65,7 @@ int main(int argc, char **argv)
 		return finish(0);
 	}
 	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
-		printf("ucow %s\n", PACKAGE_VERSION);
+		printf("ucow %s\n", PACKAGE_VERSION);	/* build.h, included by the build */
 		return finish(0);
 	}
 	if (cmd[0] == '-')
