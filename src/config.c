@@ -85,9 +85,11 @@ int ucow_parse_size(const char *s, uint64_t *out)
 	if (!s || *s < '0' || *s > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
+		uint64_t digit = (uint64_t)(*p - '0');
+
+		if (v > (UINT64_MAX - digit) / 10)
 			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * 10 + digit;
 	}
 	shift = size_shift(p);
 	if (shift < 0)
@@ -121,13 +123,28 @@ static void describe_accepted(const struct ucow_knob *knob, char *buf, size_t le
 	}
 }
 
+/* Control characters shown as \xNN: a forged value must not start a second line. */
+static void printable(const char *value, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (const unsigned char *c = (const unsigned char *)value; *c && n + 5 < len; c++) {
+		if (*c < 0x20 || *c == 0x7f)
+			n += (size_t)snprintf(out + n, len - n, "\\x%02x", *c);
+		else
+			out[n++] = (char)*c;
+	}
+	out[n] = '\0';
+}
+
 static int knob_error(const struct ucow_knob *knob, const char *value, const char *why,
 		      char *err, size_t errlen)
 {
-	char accepted[128];
+	char accepted[128], shown[96];
 
+	printable(value, shown, sizeof(shown));
 	describe_accepted(knob, accepted, sizeof(accepted));
-	snprintf(err, errlen, "%s='%s' %s: expected %s (see man 7 ucow)", knob->name, value,
+	snprintf(err, errlen, "%s='%s' %s: expected %s (see man 7 ucow)", knob->name, shown,
 		 why, accepted);
 	return -EINVAL;
 }

@@ -219,7 +219,8 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 	size_t k = 0, i, bytes = 0;
 	int ret = 0;
 
-	if (!registry_may_overlap(reg, from, from + len))
+	/* mremap drops whatever was at the destination, even when nothing moves there. */
+	if (!registry_may_overlap(reg, from, from + len) && !registry_may_overlap(reg, to, to + len))
 		return 0;
 	pthread_rwlock_wrlock(&reg->lock);
 	if (reserve(reg, 2) < 0) {
@@ -231,8 +232,10 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 	i = first_after(reg, from);
 	while (i + k < reg->n && reg->v[i + k].start < from + len)
 		k++;
-	if (k == 0)
+	if (k == 0) {
+		remove_locked(reg, to, to + len);
 		goto out;
+	}
 	bytes = UCOW_PAGE_UP(k * sizeof(*moved));
 	moved = sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (moved == MAP_FAILED) {
@@ -253,6 +256,8 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 			ret = -ENOMEM;
 		release(&moved[m]);
 	}
+	if (keep_old)	/* the kept source was split at from and from + len */
+		merge_around(reg, from, from + len);
 out:
 	publish(reg);
 	pthread_rwlock_unlock(&reg->lock);

@@ -29,21 +29,19 @@ done
 
 srcdir=$(cd "$srcdir" && pwd) || exit 2
 builddir=$(cd "$builddir" && pwd) || exit 2
-timeout_s=${UCOW_TEST_TIMEOUT:-120}
+timeout_s=${UCOWTEST_TIMEOUT:-120}
 logdir=$builddir/tests/logs
 mkdir -p "$logdir" || exit 2
 
 # Tests must see neither the caller's knobs nor a preloaded library.
-for v in $(env | sed -n 's/^\(UCOW_[A-Z_]*\)=.*/\1/p'); do
-	case $v in
-	UCOW_TEST_TIMEOUT|UCOW_TEST_SEED) ;;
-	*) unset "$v" ;;
-	esac
+# (Our own variables are UCOWTEST_*: the library warns about unknown UCOW_* names.)
+for v in $(env | sed -n 's/^\(UCOW_[A-Za-z0-9_]*\)=.*/\1/p'); do
+	unset "$v"
 done
 unset LD_PRELOAD
-export UCOW_TEST_SRCDIR="$srcdir" UCOW_TEST_BUILDDIR="$builddir"
-export UCOW_TEST_LIB="$builddir/src/.libs/libucow.so"
-export UCOW_TEST_PROGRAMS="$builddir/tests/programs"
+export UCOWTEST_SRCDIR="$srcdir" UCOWTEST_BUILDDIR="$builddir"
+export UCOWTEST_LIB="$builddir/src/.libs/libucow.so"
+export UCOWTEST_PROGRAMS="$builddir/tests/programs"
 
 name_of() {
 	case $1 in
@@ -72,7 +70,7 @@ run_one() {	# run_one NAME COMMAND...
 	selected "$name" || return 0
 	log=$logdir/$(echo "$name" | tr / -).log
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ucow-test.XXXXXX") || exit 2
-	(cd "$tmp" && UCOW_TEST_TMPDIR=$tmp exec timeout -k 5 "$timeout_s" "$@") \
+	(cd "$tmp" && UCOWTEST_TMPDIR=$tmp exec timeout -k 5 "$timeout_s" "$@") \
 		</dev/null >"$log" 2>&1
 	rc=$?
 	rm -rf "$tmp"

@@ -8,6 +8,7 @@ if (!exists("plottitle")) plottitle = 'MAP_PRIVATE shmem holes'
 
 set terminal @termspec
 set output outfile
+set termoption noenhanced
 set multiplot layout 1,2 title plottitle
 set style data histograms
 set style histogram clustered gap 1

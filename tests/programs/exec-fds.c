@@ -21,13 +21,17 @@ static void die(const char *what)
 	exit(2);
 }
 
-/* Pipes and sockets get new inode numbers every run: name their kind only. */
+/* Pipes and sockets get new inode numbers every run, and files (such as the caller's
+ * output files) new names: name their kind only. Devices, memfds and anonymous inodes
+ * (a userfaultfd) are named in full. */
 static void describe(const char *target, char *out, size_t len)
 {
 	if (strncmp(target, "pipe:", 5) == 0)
 		snprintf(out, len, "pipe");
 	else if (strncmp(target, "socket:", 7) == 0)
 		snprintf(out, len, "socket");
+	else if (target[0] == '/' && strncmp(target, "/dev/", 5) != 0 && !strstr(target, "memfd:"))
+		snprintf(out, len, "a file");
 	else
 		snprintf(out, len, "%s", target);
 }

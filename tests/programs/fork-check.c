@@ -148,6 +148,21 @@ static int child(int gc_status)
 	return WEXITSTATUS(status);
 }
 
+/* "4096", "64K", "32M": bytes. */
+static size_t parse_size(const char *s)
+{
+	char *end;
+	size_t v = strtoul(s, &end, 0);
+
+	if (*end == 'K' || *end == 'k')
+		v <<= 10;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30;
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	int nthreads = 3, gc_status = 0, opt, fd, status, bad = 0;
@@ -157,7 +172,7 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:t:g:")) != -1) {
 		switch (opt) {
-		case 's': npages = strtoul(optarg, NULL, 0) / PAGE; break;
+		case 's': npages = parse_size(optarg) / PAGE; break;
 		case 't': nthreads = atoi(optarg); break;
 		case 'g': gc_status = atoi(optarg); break;
 		default:
@@ -165,8 +180,10 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (npages < 64 || nthreads < 0 || nthreads > 16)
+	if (npages < 64 || nthreads < 0 || nthreads > 16) {
+		fprintf(stderr, "fork-check: want at least 256K and 0 to 16 threads\n");
 		return 2;
+	}
 	npages -= npages % 8;
 	size = npages * PAGE;
 	setvbuf(stdout, NULL, _IOLBF, 0);

@@ -119,6 +119,21 @@ static void *prober(void *arg)
 	return NULL;
 }
 
+/* "4096", "64K", "32M": bytes. */
+static size_t parse_size(const char *s)
+{
+	char *end;
+	size_t v = strtoul(s, &end, 0);
+
+	if (*end == 'K' || *end == 'k')
+		v <<= 10;
+	else if (*end == 'M' || *end == 'm')
+		v <<= 20;
+	else if (*end == 'G' || *end == 'g')
+		v <<= 30;
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = 3, opt, fd;
@@ -128,15 +143,17 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "s:r:")) != -1) {
 		switch (opt) {
-		case 's': npages = strtoul(optarg, NULL, 0) / PAGE; break;
+		case 's': npages = parse_size(optarg) / PAGE; break;
 		case 'r': rounds = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: munmap-race [-s SIZE] [-r ROUNDS]\n");
 			return 2;
 		}
 	}
-	if (npages < 2 * PIECES)
+	if (npages < 2 * PIECES) {
+		fprintf(stderr, "munmap-race: the mapping is too small\n");
 		return 2;
+	}
 	npages -= npages % (2 * PIECES);
 	size = npages * PAGE;
 	alarm(100);	/* a hang is a failure, not a stuck test run */

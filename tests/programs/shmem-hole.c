@@ -7,8 +7,11 @@
  *   -p  seq-write (default), rand-write, read, read-write, sparse
  *   -d  every Nth page has data written with pwrite before mapping (0: none; default 4)
  *   -x  exit with STATUS after a successful run (to check exit statuses are untouched)
+ *   -e  map one page more than the file and, at the end, touch it: SIGBUS, as for any file
  * Output: lines that must be identical with and without ucow, then one line
- *   "mem: file_kb_before=A file_kb=B anon_kb=C" measured right after the pattern ran.
+ *   "mem: st_blocks_before=.. st_blocks=.. file_kb_before=.. file_kb=.. anon_kb=.." measured
+ *   right after the pattern ran (file_kb is st_blocks in kB; anon_kb is the mapping's
+ *   Anonymous: in /proc/self/smaps).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +31,7 @@ static const char *kind = "memfd";
 static size_t size = 8UL << 20;
 static const char *pattern = "seq-write";
 static size_t data_every = 4;
+static bool beyond_eof;
 
 static void die(const char *what)
 {
@@ -83,13 +87,14 @@ static int open_file(void)
 	return fd;
 }
 
-static long file_kb(int fd)
+/* The file's st_blocks (512-byte units): what the file holds in memory on tmpfs. */
+static long file_blocks(int fd)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
 		die("fstat");
-	return (long)st.st_blocks / 2;
+	return (long)st.st_blocks;
 }
 
 /* Anonymous kB of every VMA inside [start, start+len), from /proc/self/smaps. */
@@ -135,20 +140,21 @@ int main(int argc, char **argv)
 	int exit_status = 0, opt, fd;
 	size_t npages, p, written = 0, holes_written = 0, data_pages = 0, bad = 0;
 	unsigned char *map, *page;
-	long kb_before, kb_after, anon;
+	long blocks_before, blocks_after, anon;
 	uint64_t sum = 0xcbf29ce484222325ULL, acc = 0;
 	bool *touched;
 
-	while ((opt = getopt(argc, argv, "k:s:p:d:x:")) != -1) {
+	while ((opt = getopt(argc, argv, "k:s:p:d:x:e")) != -1) {
 		switch (opt) {
 		case 'k': kind = optarg; break;
 		case 's': size = parse_size(optarg); break;
 		case 'p': pattern = optarg; break;
 		case 'd': data_every = strtoul(optarg, NULL, 0); break;
 		case 'x': exit_status = atoi(optarg); break;
+		case 'e': beyond_eof = true; break;
 		default:
 			fprintf(stderr, "usage: shmem-hole [-k memfd|shm|dir:PATH] [-s SIZE] "
-				"[-p PATTERN] [-d N] [-x STATUS]\n");
+				"[-p PATTERN] [-d N] [-x STATUS] [-e]\n");
 			return 2;
 		}
 	}
@@ -173,9 +179,10 @@ int main(int argc, char **argv)
 			die("pwrite");
 		data_pages++;
 	}
-	kb_before = file_kb(fd);
+	blocks_before = file_blocks(fd);
 
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	map = mmap(NULL, size + (beyond_eof ? PAGE : 0), PROT_READ | PROT_WRITE, MAP_PRIVATE,
+		   fd, 0);
 	if (map == MAP_FAILED)
 		die("mmap");
 
@@ -222,7 +229,7 @@ int main(int argc, char **argv)
 	}
 
 	/* Counters first: the checks below read every page, which would fill holes. */
-	kb_after = file_kb(fd);
+	blocks_after = file_blocks(fd);
 	anon = anon_kb(map, size);
 
 	/* Every byte is what the kernel promises: file data, zeros, or what we wrote. */
@@ -253,8 +260,11 @@ int main(int argc, char **argv)
 	printf("checksum=%016" PRIx64 "\n", sum);
 	printf("verify=%s bad_pages=%zu read_sum=%" PRIu64 "\n", bad ? "FAILED" : "ok", bad,
 	       acc);
-	printf("mem: file_kb_before=%ld file_kb=%ld anon_kb=%ld\n", kb_before, kb_after, anon);
+	printf("mem: st_blocks_before=%ld st_blocks=%ld file_kb_before=%ld file_kb=%ld anon_kb=%ld\n",
+	       blocks_before, blocks_after, blocks_before / 2, blocks_after / 2, anon);
 	fflush(stdout);
+	if (beyond_eof)
+		((volatile unsigned char *)map)[size] = 1;	/* SIGBUS */
 	if (munmap(map, size) < 0)
 		die("munmap");
 	close(fd);
