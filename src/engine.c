@@ -187,7 +187,13 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 			return ret;
 		}
 	}
-	/* Events the kernel delivered for this address before the mmap returned come first. */
+	/*
+	 * Events the kernel delivered for this address before the mmap returned come first.
+	 * Known gap: another thread's munmap of this address that the kernel has done but
+	 * not yet queued (it queues after dropping mmap_lock) can still reach the handler
+	 * after this insert and remove the new region; its faults then take the
+	 * unknown-address path (the zero page), which is right for shmem holes only.
+	 */
 	handler_barrier();
 	ret = registry_insert(&ucow_registry, &r);
 	if (ret == -EEXIST) {
