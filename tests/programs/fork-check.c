@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "size-arg.h"
+
 #define PAGE 4096UL
 
 /* Who last wrote a page, by generation; 0 = nobody (a hole, or file data). */
@@ -146,21 +148,6 @@ static int child(int gc_status)
 	if (!WIFEXITED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
-}
-
-/* "4096", "64K", "32M": bytes. */
-static size_t parse_size(const char *s)
-{
-	char *end;
-	size_t v = strtoul(s, &end, 0);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30;
-	return v;
 }
 
 int main(int argc, char **argv)

@@ -21,6 +21,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "size-arg.h"
+
 #define PAGE 4096UL
 #define PIECES 16
 
@@ -117,21 +119,6 @@ static void *prober(void *arg)
 	}
 	segv_jump = NULL;
 	return NULL;
-}
-
-/* "4096", "64K", "32M": bytes. */
-static size_t parse_size(const char *s)
-{
-	char *end;
-	size_t v = strtoul(s, &end, 0);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30;
-	return v;
 }
 
 int main(int argc, char **argv)

@@ -25,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "size-arg.h"
+
 #define PAGE 4096UL
 
 static const char *kind = "memfd";
@@ -119,20 +121,6 @@ static long anon_kb(void *start, size_t len)
 	}
 	fclose(f);
 	return total;
-}
-
-static size_t parse_size(const char *s)
-{
-	char *end;
-	size_t v = strtoul(s, &end, 0);
-
-	if (*end == 'K' || *end == 'k')
-		v <<= 10;
-	else if (*end == 'M' || *end == 'm')
-		v <<= 20;
-	else if (*end == 'G' || *end == 'g')
-		v <<= 30;
-	return v;
 }
 
 int main(int argc, char **argv)
