@@ -89,11 +89,15 @@ static void hole_window(const struct ucow_region *r, uintptr_t addr, uintptr_t *
 			break;
 		}
 		hole = lseek(r->src->fd, data, SEEK_HOLE);
+		if (hole < 0)
+			return;
 		hole = (off_t)UCOW_PAGE_UP(hole);
-		if (hole < 0 || hole > fault)
+		if (hole > fault)
 			return;	/* data appeared under the fault: one page only */
 		lo = pos = hole;
 	}
+	if (hi <= fault)	/* data inside the fault page itself: the window must hold it */
+		return;
 	*start = r->start + (uintptr_t)(lo - (off_t)r->offset);
 	*end = r->start + (uintptr_t)(hi - (off_t)r->offset);
 }
