@@ -39,9 +39,8 @@ struct ucow_stats_total {
 	uint64_t pages_zero_mapped, pages_filled_private;
 	uint64_t pagecache_pages_avoided, pagecache_pages_filled;
 	uint64_t bytes_saved;		/* summed over every policy */
-	/* Anonymous memory in managed regions at exit, where the library measures it. */
+	/* Anonymous memory in managed regions, measured by the library as they went. */
 	uint64_t private_bytes;
-	unsigned long private_reported;	/* processes that reported it */
 };
 
 /* Adds one line of UCOW_STATS output; a line that is not a JSON object is counted as

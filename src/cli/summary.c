@@ -270,7 +270,6 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 		snprintf(t->shmem_mode, sizeof(t->shmem_mode), "%s", v->str);
 	} else if (strcmp(path, "shmem_holes.private_bytes") == 0) {
 		t->private_bytes += as_count(v);
-		t->private_reported = 1;
 	} else if (strchr(path, '.') && strcmp(leaf(path), "bytes_saved") == 0) {
 		/* Every policy reports what it saved under its own object. */
 		t->bytes_saved += as_count(v);
@@ -317,7 +316,6 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 	t->pagecache_pages_filled += s->pagecache_pages_filled;
 	t->bytes_saved += s->bytes_saved;
 	t->private_bytes += s->private_bytes;
-	t->private_reported += s->private_reported;
 }
 
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
@@ -437,20 +435,11 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 	/*
 	 * Each page written in a hole costs the kernel a page-cache page and a private copy,
 	 * ucow only the copy; a read of a hole costs the kernel a page-cache page, ucow (zero
-	 * mode) nothing. ucow's private pages are what it filled itself, unless zero pages
-	 * were mapped: writes to those are the kernel's own copy-on-write faults, which ucow
-	 * never sees, so only the library's measure at exit (private_bytes) can count them.
+	 * mode) nothing. Writes to zero pages mapped by fault-around never reach ucow, so its
+	 * own memory is what the library measured as each mapping went (private_bytes).
 	 */
 	fprintf(out, "ucow: stats: page cache avoided: %s", human(t->bytes_saved, a, sizeof(a)));
-	if (t->private_reported && t->private_reported >= t->managed) {
-		ucow_bytes = t->private_bytes;
-	} else if (t->pages_zero_mapped == 0) {
-		ucow_bytes = t->pages_filled_private * page;
-	} else {
-		fprintf(out, " (counting the zero-mapped pages, written or not)\n");
-		return;
-	}
-	ucow_bytes += t->pagecache_pages_filled * page;
+	ucow_bytes = t->private_bytes + t->pagecache_pages_filled * page;
 	kernel_bytes = ucow_bytes + t->bytes_saved;
 	fprintf(out, "; the kernel would have spent %s, ucow %s\n",
 		human(kernel_bytes, a, sizeof(a)), human(ucow_bytes, b, sizeof(b)));
