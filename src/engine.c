@@ -287,6 +287,11 @@ static long fill_copy(uintptr_t dst, const void *src, size_t len)
 	return uffd_copy(engine.uffd, dst, src, len, true);
 }
 
+static long fill_copy_quiet(uintptr_t dst, const void *src, size_t len)
+{
+	return uffd_copy(engine.uffd, dst, src, len, false);
+}
+
 static long fill_zero(uintptr_t dst, const void *src, size_t len)
 {
 	return uffd_zeropage(engine.uffd, dst, len, true);
@@ -295,6 +300,11 @@ static long fill_zero(uintptr_t dst, const void *src, size_t len)
 long ucow_answer_copy(uintptr_t dst, const void *src, size_t len)
 {
 	return answer(fill_copy, dst, src, len);
+}
+
+long ucow_answer_copy_quiet(uintptr_t dst, const void *src, size_t len)
+{
+	return answer(fill_copy_quiet, dst, src, len);
 }
 
 long ucow_answer_zero(uintptr_t dst, size_t len)

@@ -55,6 +55,9 @@ void engine_fork_parent(void);
  * -EAGAIN while the address space is changing; other -errno when it cannot be resolved.
  */
 long ucow_answer_copy(uintptr_t dst, const void *src, size_t len);
+/* As ucow_answer_copy, but the threads waiting in the range are not woken (unless some of it
+ * was filled by someone else): a policy filling a window in parts wakes once at the end. */
+long ucow_answer_copy_quiet(uintptr_t dst, const void *src, size_t len);
 long ucow_answer_zero(uintptr_t dst, size_t len);
 int ucow_answer_wake(uintptr_t dst, size_t len);
 

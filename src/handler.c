@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine.h"
@@ -24,7 +25,8 @@
 #include "sys.h"
 
 #define READ_BATCH 64
-#define QUEUE_SLOTS 4096	/* faults waiting: at most one per blocked thread */
+#define QUEUE_SLOTS 4096
+#define SPIN_NS 50000		/* how long the handler watches for the next fault */	/* faults waiting: at most one per blocked thread */
 
 static struct {
 	int uffd;
@@ -204,14 +206,43 @@ static void resolve(const struct uffd_msg *msg)
 	give_up(&f, known ? &r : NULL, ret);
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * After serving faults, watch the descriptor for a short while before sleeping: a thread
+ * that faults in sequence comes back within microseconds, and waking a sleeping handler on
+ * another CPU costs far more than the spin (DESIGN.md, kernel facts). Returns poll's result.
+ */
+static int wait_spinning(struct pollfd *pfd)
+{
+	uint64_t until = now_ns() + SPIN_NS;
+	int ret;
+
+	do {
+		ret = poll(pfd, 1, 0);
+		if (ret != 0)
+			return ret;
+	} while (now_ns() < until);
+	return 0;
+}
+
 static void *handler_main(void *arg)
 {
 	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
+	bool served = false;
 	int ret;
 
 	for (;;) {
 		enter_idle();
-		ret = poll(&pfd, 1, -1);
+		ret = served ? wait_spinning(&pfd) : 0;
+		if (ret == 0)
+			ret = poll(&pfd, 1, -1);
 		if (ret < 0 && errno == EINTR)
 			continue;
 		if (ret < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
@@ -220,6 +251,7 @@ static void *handler_main(void *arg)
 			break;
 		}
 		enter_busy();
+		served = false;
 		ret = read_messages();
 		if (ret < 0) {
 			ucow_error("handler", "reading userfaultfd: %s", strerror(-ret));
@@ -231,6 +263,7 @@ static void *handler_main(void *arg)
 			struct uffd_msg msg = h.queue[h.head++ % QUEUE_SLOTS];
 
 			resolve(&msg);
+			served = true;
 		}
 	}
 	h.running = false;

@@ -11,10 +11,12 @@
 
 #include "config.h"
 #include "engine.h"
+#include "pattern.h"
 #include "policy.h"
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
+#include "window.h"
 
 static bool is_shmem_file(int fd)
 {
@@ -26,6 +28,9 @@ static bool is_shmem_file(int fd)
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The source of private zero pages filled ahead of sequential writes (<= 0: none). */
+static int zero_pattern;
+
 const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data)
 {
 	if (ucow_cfg.shmem_holes == UCOW_SHMEM_OFF || fd < 0)
@@ -33,6 +38,8 @@ const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_
 	if ((flags & MAP_TYPE) != MAP_PRIVATE || !is_shmem_file(fd))
 		return NULL;
 	*data = (uint64_t)ucow_cfg.shmem_holes;
+	if (!zero_pattern)
+		zero_pattern = pattern_of_byte(0);
 	return &ucow_shmem_holes_policy;
 }
 
@@ -118,20 +125,77 @@ static int map_zero_range(uintptr_t start, uintptr_t end)
 /*
  * Zero mode: the shared zero page over the holes around the fault, as hugetlbfs gives a
  * read; a write gets its own page. Later writes in the window are the kernel's own
- * zero-page copy-on-write faults and never reach ucow.
+ * zero-page copy-on-write faults and never reach ucow. Returns the window's end, or -errno.
  */
-static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f)
+static long map_zero_around(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	uintptr_t start, end;
 	int ret;
 
 	hole_window(r, f->addr, &start, &end);
-	if (!(f->flags & UCOW_FAULT_WRITE))
-		return map_zero_range(start, end);
-	ret = map_zero_range(start, f->addr);
-	if (ret == 0)
-		ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, end);
-	return ret ? ret : fill_private(f->addr);
+	if (!(f->flags & UCOW_FAULT_WRITE)) {
+		ret = map_zero_range(start, end);
+	} else {
+		ret = map_zero_range(start, f->addr);
+		if (ret == 0)
+			ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, end);
+		if (ret == 0)
+			ret = fill_private(f->addr);
+	}
+	return ret < 0 ? ret : (long)end;
+}
+
+/* The end of the run of holes that starts at @addr, at most @end: data and EOF stop it. */
+static uintptr_t holes_ahead(const struct ucow_region *r, uintptr_t addr, uintptr_t end)
+{
+	off_t off = (off_t)(r->offset + (addr - r->start));
+	off_t hi = off + (off_t)(end - addr), data;
+	struct stat st;
+
+	if (!r->src->private_pos || fstat(r->src->fd, &st) < 0)
+		return addr + UCOW_PAGE_SIZE;
+	if (hi > (off_t)UCOW_PAGE_UP(st.st_size))
+		hi = (off_t)UCOW_PAGE_UP(st.st_size);
+	data = lseek(r->src->fd, off, SEEK_DATA);
+	if (data >= 0 && data < hi)
+		hi = data & (off_t)UCOW_PAGE_MASK;
+	if (hi <= off)
+		return addr + UCOW_PAGE_SIZE;
+	return addr + (uintptr_t)(hi - off);
+}
+
+/*
+ * A write that continues a sequential stream: the holes ahead, up to the stream's window,
+ * get private zero pages in one go, so the writes that follow never fault. At most one
+ * window beyond the last page a stream writes is filled without being written.
+ */
+static int fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uintptr_t end)
+{
+	long filled;
+
+	end = holes_ahead(r, addr, end);
+	filled = pattern_copy(zero_pattern, addr, end - addr);
+	if (filled < 0)
+		return (int)filled;
+	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
+	return 0;
+}
+
+static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
+{
+	uintptr_t end = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
+	long zero_end;
+
+	if (end > f->addr + UCOW_PAGE_SIZE && zero_pattern > 0)
+		return fill_private_ahead(r, f->addr, end);
+	if (r->data != UCOW_SHMEM_ZERO)
+		return fill_private(f->addr);
+	zero_end = map_zero_around(r, f);
+	if (zero_end < 0)
+		return (int)zero_end;
+	/* A sequential writer's next fault comes where the zero window ends. */
+	window_covered(f->addr, (uintptr_t)zero_end);
+	return 0;
 }
 
 /*
@@ -152,18 +216,19 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	bool write = f->flags & UCOW_FAULT_WRITE;
+	long ret;
 
 	ucow_stat_add(write ? UCOW_ST_SH_FAULTS_WRITE : UCOW_ST_SH_FAULTS_READ, 1);
+	if (write)
+		return write_fault(r, f);
 	if (r->data == UCOW_SHMEM_ZERO) {
 		/* A read of a hole costs the kernel a page-cache page; written holes are
 		 * measured when the mapping goes (writes in the window never fault here). */
-		if (!write)
-			ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
-		return map_zero_around(r, f);
+		ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
+		ret = map_zero_around(r, f);
+		return ret < 0 ? (int)ret : 0;
 	}
 	/* Write mode: a read must end with the page-cache page mapped, so no window. */
-	if (write)
-		return fill_private(f->addr);
 	return fill_page_cache(r, f->addr);
 }
 

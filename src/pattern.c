@@ -1,0 +1,188 @@
+/* pattern.c: pattern pages (a short pattern repeated over a page) in ucow's own memory, and
+ * the fault handler that fills missing pages from them, a window at a time. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "config.h"
+#include "engine.h"
+#include "pattern.h"
+#include "sys.h"
+#include "window.h"
+
+/* What one UFFDIO_COPY takes at most: the pattern repeated over this many bytes. */
+#define CHUNK (64 * 1024UL)
+#define MAX_PATTERNS 1024
+
+struct pattern {
+	unsigned char *chunk;	/* CHUNK bytes of the pattern; never written for zero */
+	bool zero;
+};
+
+static struct {
+	pthread_mutex_t lock;		/* serialises creation; readers use count */
+	struct pattern table[MAX_PATTERNS];	/* id N is table[N - 1] */
+	atomic_int count;
+	atomic_int byte_ids[256];	/* pattern_of_byte's cache, 0 = not made yet */
+} patterns = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+};
+
+static const struct pattern *pattern_get(int id)
+{
+	if (id <= 0 || id > atomic_load_explicit(&patterns.count, memory_order_acquire))
+		return NULL;
+	return &patterns.table[id - 1];
+}
+
+static bool all_zero(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Spreads @content over @dst by doubling, without calling memset (ucow may interpose it). */
+static void repeat(unsigned char *dst, size_t total, const void *content, size_t size)
+{
+	memcpy(dst, content, size);
+	for (size_t have = size; have < total; have *= 2)
+		memcpy(dst + have, dst, have < total - have ? have : total - have);
+}
+
+static int find_locked(const void *content, size_t size, bool zero)
+{
+	int n = atomic_load_explicit(&patterns.count, memory_order_relaxed);
+
+	for (int i = 0; i < n; i++) {
+		const struct pattern *p = &patterns.table[i];
+
+		if (zero ? p->zero : (!p->zero && memcmp(p->chunk, content, size) == 0 &&
+				      memcmp(p->chunk + size, p->chunk, UCOW_PAGE_SIZE - size) == 0))
+			return i + 1;
+	}
+	return 0;
+}
+
+int pattern_intern(const void *content, size_t size)
+{
+	bool zero;
+	void *chunk;
+	int id, n;
+
+	if (size == 0 || size > UCOW_PAGE_SIZE || (size & (size - 1)))
+		return -EINVAL;
+	zero = all_zero(content, size);
+	pthread_mutex_lock(&patterns.lock);
+	id = find_locked(content, size, zero);
+	if (id)
+		goto out;
+	n = atomic_load_explicit(&patterns.count, memory_order_relaxed);
+	id = -ENOMEM;
+	if (n == MAX_PATTERNS)
+		goto out;
+	chunk = sys_mmap(NULL, CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (chunk == MAP_FAILED)
+		goto out;
+	/* The zero pattern is left untouched: reading it costs no memory. */
+	if (!zero)
+		repeat(chunk, CHUNK, content, size);
+	sys_mprotect(chunk, CHUNK, PROT_READ);
+	patterns.table[n] = (struct pattern){ .chunk = chunk, .zero = zero };
+	atomic_store_explicit(&patterns.count, n + 1, memory_order_release);
+	id = n + 1;
+out:
+	pthread_mutex_unlock(&patterns.lock);
+	return id;
+}
+
+int pattern_of_byte(unsigned char c)
+{
+	int id = atomic_load_explicit(&patterns.byte_ids[c], memory_order_acquire);
+
+	if (id)
+		return id;
+	id = pattern_intern(&c, 1);
+	if (id > 0)
+		atomic_store_explicit(&patterns.byte_ids[c], id, memory_order_release);
+	return id;
+}
+
+const void *pattern_page(int id)
+{
+	const struct pattern *p = pattern_get(id);
+
+	return p ? p->chunk : NULL;
+}
+
+bool pattern_is_zero(int id)
+{
+	const struct pattern *p = pattern_get(id);
+
+	return p && p->zero;
+}
+
+void pattern_write(int id, void *dst, size_t len)
+{
+	const struct pattern *p = pattern_get(id);
+
+	if (!p)
+		return;
+	for (size_t done = 0; done < len; done += CHUNK)
+		memcpy((char *)dst + done, p->chunk, len - done < CHUNK ? len - done : CHUNK);
+}
+
+long pattern_copy(int id, uintptr_t dst, size_t len)
+{
+	const struct pattern *p = pattern_get(id);
+	long filled, total = 0;
+
+	if (!p)
+		return -EINVAL;
+	/*
+	 * One wake at the end: a thread woken after the first chunk would only fault again on
+	 * the next one while it is being filled.
+	 */
+	for (uintptr_t addr = dst; addr < dst + len; addr += CHUNK) {
+		size_t n = dst + len - addr < CHUNK ? dst + len - addr : CHUNK;
+
+		filled = ucow_answer_copy_quiet(addr, p->chunk, n);
+		if (filled < 0) {
+			if (addr == dst)
+				return filled;
+			len = addr - dst;
+			break;
+		}
+		total += filled;
+	}
+	ucow_answer_wake(dst, len);
+	return total;
+}
+
+int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pages_stat)
+{
+	const struct pattern *p = pattern_get((int)r->data);
+	uintptr_t end;
+	long filled;
+
+	if (!p)
+		return -EINVAL;
+	end = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
+	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
+		filled = ucow_answer_zero(f->addr, end - f->addr);
+	else
+		filled = pattern_copy((int)r->data, f->addr, end - f->addr);
+	if (filled < 0)
+		return (int)filled;
+	if (pages_stat >= 0 && pages_stat < UCOW_ST__COUNT)
+		ucow_stat_add((enum ucow_stat)pages_stat, (unsigned long)filled / UCOW_PAGE_SIZE);
+	return 0;
+}
+
+int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
+{
+	return pattern_fill(r, f, -1);
+}

@@ -1,0 +1,45 @@
+/* pattern.h: page-sized pattern buffers in ucow's own memory (reference pages, lazy memset),
+ * and the policy fault that fills missing pages from them through an adaptive window. */
+#ifndef UCOW_PATTERN_H
+#define UCOW_PATTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+/*
+ * Returns the id (> 0) of the page that holds @content (@size bytes, a power of two up to
+ * the page size) repeated, creating it on first use; the same content gives the same id.
+ * -EINVAL for a bad size, -ENOMEM when the table is full. Patterns live as long as the
+ * process: they are one page each and few. Not for the handler thread.
+ */
+int pattern_intern(const void *content, size_t size);
+/* The id of a page of @c bytes (memset's value); cheap after the first call for @c. */
+int pattern_of_byte(unsigned char c);
+/* The page of pattern @id (read-only, page aligned), or NULL for an unknown id. */
+const void *pattern_page(int id);
+bool pattern_is_zero(int id);
+/* Writes pattern @id into [dst, dst+len), dst and len page aligned (eager fills, fork). */
+void pattern_write(int id, void *dst, size_t len);
+
+/*
+ * Fills the missing pages of [dst, dst+len) (page aligned, inside one region) with copies of
+ * pattern @id and wakes their threads. Returns the bytes filled, or -errno when not even the
+ * first page could be answered (as ucow_answer_copy). Handler thread only.
+ */
+long pattern_copy(int id, uintptr_t dst, size_t len);
+
+/*
+ * Fault handler for a policy whose region.data is a pattern id: fills the missing pages of
+ * the window around the fault (adaptive: one page for scattered faults, growing up to
+ * UCOW_FAULT_AROUND on sequential ones, never outside the region) with copies of the
+ * pattern, or the zero page for a zero pattern read. Pages already present are left as they
+ * are. Returns as a policy fault does (0, -EAGAIN, -errno).
+ */
+int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f);
+/* The same, adding the pages it filled to counter @pages_stat (an enum ucow_stat; -1: none). */
+int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pages_stat);
+
+#endif

@@ -1,0 +1,25 @@
+/* window.h: how much to fill around a fault: one page for scattered faults, a window that
+ * doubles up to UCOW_FAULT_AROUND while faults arrive in sequence. Handler thread only. */
+#ifndef UCOW_WINDOW_H
+#define UCOW_WINDOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The range to fill for a fault at @addr inside [lo, hi): returns its end (> @addr,
+ * <= @hi); the range starts at @addr. @max is the largest window in bytes (0 or a page: one
+ * page). A fault on the page where a stream's last range ended continues the stream; after
+ * a few in a row its window grows fourfold per fault up to @max.
+ */
+uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max);
+/*
+ * The stream whose last range was the page at @addr now ends at @end: a policy mapped
+ * more than window_next() asked for (the zero page over a run of holes), and the next fault
+ * of the stream will come at @end.
+ */
+void window_covered(uintptr_t addr, uintptr_t end);
+/* Forgets the streams inside [start, end) (unmapped, discarded). */
+void window_forget(uintptr_t start, uintptr_t end);
+
+#endif
