@@ -189,10 +189,9 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	}
 	/*
 	 * Events the kernel delivered for this address before the mmap returned come first.
-	 * Known gap: another thread's munmap of this address that the kernel has done but
-	 * not yet queued (it queues after dropping mmap_lock) can still reach the handler
-	 * after this insert and remove the new region; its faults then take the
-	 * unknown-address path (the zero page), which is right for shmem holes only.
+	 * Another thread's munmap of this address that the kernel has done but not yet queued
+	 * (it queues after dropping mmap_lock) may still arrive after this insert: the handler
+	 * checks that a range is really unmapped before it forgets it.
 	 */
 	handler_barrier();
 	ret = registry_insert(&ucow_registry, &r);
@@ -230,6 +229,49 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 		return;
 	uffd_unregister(engine.uffd, start, end - start);
 	uffd_wake(engine.uffd, start, end - start);
+}
+
+#define UNMAP_PIECES 32
+
+struct pieces {
+	size_t n;
+	bool overflow;
+	struct { uintptr_t start, end; } v[UNMAP_PIECES];
+};
+
+static void collect_piece(const struct ucow_region *r, void *arg)
+{
+	struct pieces *p = arg;
+
+	if (p->n == UNMAP_PIECES) {
+		p->overflow = true;
+		return;
+	}
+	p->v[p->n].start = r->start;
+	p->v[p->n].end = r->end;
+	p->n++;
+}
+
+/*
+ * The kernel queues an unmap event after it lets go of the address space, so another thread
+ * may already have mapped the range again and had ucow manage it: a region is forgotten only
+ * if its range is really gone (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped
+ * pages). A range mapped again without ucow keeps a stale entry, which is harmless: its new
+ * mapping is not registered, so no fault of it reaches ucow.
+ */
+void engine_forget_unmapped(uintptr_t start, uintptr_t end)
+{
+	struct pieces p = { 0 };
+
+	registry_foreach(&ucow_registry, start, end, collect_piece, &p);
+	if (p.overflow) {
+		registry_remove(&ucow_registry, start, end);
+		return;
+	}
+	for (size_t i = 0; i < p.n; i++)
+		if (msync((void *)p.v[i].start, p.v[i].end - p.v[i].start, MS_ASYNC) < 0 &&
+		    errno == ENOMEM)
+			registry_remove(&ucow_registry, p.v[i].start, p.v[i].end);
 }
 
 static void account_one(const struct ucow_region *r, void *arg)

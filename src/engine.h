@@ -39,6 +39,12 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 /* Hands [start,end) back to the kernel: unregistered, forgotten, waiters woken. */
 void engine_unmanage(uintptr_t start, uintptr_t end);
 
+/*
+ * [start,end) was unmapped, by this thread or another: forgets the regions in it that are
+ * really gone, keeping any that another thread has mapped and managed again meanwhile.
+ */
+void engine_forget_unmapped(uintptr_t start, uintptr_t end);
+
 /* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
 void engine_account(uintptr_t start, uintptr_t end);
 

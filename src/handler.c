@@ -23,6 +23,7 @@
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
+#include "window.h"
 
 #define READ_BATCH 64
 #define QUEUE_SLOTS 4096
@@ -95,7 +96,8 @@ static void apply_event(const struct uffd_msg *msg)
 	switch (msg->event) {
 	case UFFD_EVENT_UNMAP:
 		ucow_stat_add(UCOW_ST_EVENTS_UNMAP, 1);
-		registry_remove(&ucow_registry, msg->arg.remove.start, msg->arg.remove.end);
+		window_forget(msg->arg.remove.start, msg->arg.remove.end);
+		engine_forget_unmapped(msg->arg.remove.start, msg->arg.remove.end);
 		break;
 	case UFFD_EVENT_REMAP:
 		ucow_stat_add(UCOW_ST_EVENTS_REMAP, 1);
