@@ -16,6 +16,7 @@
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
+#include "trap.h"
 
 bool ucow_enabled;
 const void *ucow_zero_page;
@@ -217,6 +218,7 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	}
 	ucow_stat_add(UCOW_ST_REGIONS, 1);
 	ucow_stat_add(policy->regions_stat, 1);
+	trap_arm();
 	ucow_debug(policy->name, "managing %#lx-%#lx", (unsigned long)r.start,
 		   (unsigned long)r.end);
 	return 0;

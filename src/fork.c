@@ -1,6 +1,6 @@
 /* fork.c: fork and _Fork. The child has its own userfaultfd, every managed range registered
- * again and a running handler before fork() returns in it; vfork and posix_spawn share the
- * parent's memory until exec and pass through untouched. */
+ * again, a running handler and its copies of ucow_pin ranges before fork() returns in it;
+ * vfork and posix_spawn share the parent's memory until exec and pass through untouched. */
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -8,6 +8,7 @@
 
 #include "engine.h"
 #include "interpose.h"
+#include "pin.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -25,19 +26,32 @@ static pid_t raw_fork(void)
 
 static pid_t managed_fork(pid_t (*next)(void))
 {
+	bool serving = engine_serving();
 	pid_t pid;
 
 	if (!next)
 		next = raw_fork;
-	if (!engine_serving())
+	if (!ucow_enabled)
 		return next();
+	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
+	 * serve faults while they are read, so this comes before the registry is locked. */
+	pin_fork_prepare();
 	/* Nothing may change the registry or start the engine while memory is copied. */
-	engine_fork_prepare();
+	if (serving)
+		engine_fork_prepare();
 	pid = next();
-	if (pid == 0)
-		engine_fork_child();
-	else
-		engine_fork_parent();
+	if (pid == 0) {
+		/* The copied ranges are mapped again before the engine registers them, and
+		 * filled once its handler runs. */
+		pin_fork_child_map();
+		if (serving)
+			engine_fork_child();
+		pin_fork_child_fill();
+	} else {
+		if (serving)
+			engine_fork_parent();
+		pin_fork_parent();
+	}
 	return pid;
 }
 

@@ -81,14 +81,43 @@ static void enter_idle(void)
 		futex_wake_all(&h.period);
 }
 
-struct discard_arg {
-	uintptr_t start, end;
+#define DISCARD_BATCH 16
+
+struct discard_batch {
+	size_t n;
+	uintptr_t resume;	/* the first region left for the next batch, or 0 */
+	struct ucow_region v[DISCARD_BATCH];
 };
 
-static void discard_one(const struct ucow_region *r, void *arg)
+static void collect_discard(const struct ucow_region *r, void *arg)
 {
-	if (r->policy->discard)
-		r->policy->discard(r, r->start, r->end);
+	struct discard_batch *b = arg;
+
+	if (!r->policy->discard)
+		return;
+	if (b->n < DISCARD_BATCH)
+		b->v[b->n++] = *r;
+	else if (!b->resume)
+		b->resume = r->start;
+}
+
+/*
+ * Pages of [start,end) are being discarded. The policies hear of it outside the registry
+ * lock, so that they may change the registry (lazy memset forgets its value there); they get
+ * region copies that hold no source reference.
+ */
+static void discard_range(uintptr_t start, uintptr_t end)
+{
+	while (start < end) {
+		struct discard_batch b = { .n = 0 };
+
+		registry_foreach(&ucow_registry, start, end, collect_discard, &b);
+		for (size_t i = 0; i < b.n; i++)
+			b.v[i].policy->discard(&b.v[i], b.v[i].start, b.v[i].end);
+		if (!b.resume)
+			break;
+		start = b.resume;
+	}
 }
 
 static void apply_event(const struct uffd_msg *msg)
@@ -106,8 +135,7 @@ static void apply_event(const struct uffd_msg *msg)
 		break;
 	case UFFD_EVENT_REMOVE:
 		ucow_stat_add(UCOW_ST_EVENTS_REMOVE, 1);
-		registry_foreach(&ucow_registry, msg->arg.remove.start, msg->arg.remove.end,
-				 discard_one, NULL);
+		discard_range(msg->arg.remove.start, msg->arg.remove.end);
 		break;
 	case UFFD_EVENT_FORK:
 		/* Never asked for; a descriptor handed over anyway must not leak. */

@@ -8,8 +8,10 @@
 #include "engine.h"
 #include "handler.h"
 #include "interpose.h"
+#include "lazy_memset.h"
 #include "log.h"
 #include "stats.h"
+#include "trap.h"
 
 extern char **environ;
 
@@ -50,6 +52,8 @@ __attribute__((constructor)) static void ucow_init(void)
 		return;
 	warn_unknown_knobs();
 	ucow_enabled = true;
+	trap_init();
+	lazy_memset_init();
 }
 
 __attribute__((destructor)) static void ucow_fini(void)

@@ -10,7 +10,10 @@
 #include "engine.h"
 #include "handler.h"
 #include "interpose.h"
+#include "lazy_memset.h"
+#include "pin.h"
 #include "policy.h"
+#include "refpage.h"
 #include "region.h"
 #include "sys.h"
 
@@ -27,6 +30,7 @@ void interpose_resolve(void)
 	ucow_next.madvise = dlsym(RTLD_NEXT, "madvise");
 	ucow_next.fork = dlsym(RTLD_NEXT, "fork");
 	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
+	lazy_memset_resolve();
 }
 
 static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
@@ -60,13 +64,20 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 	const struct ucow_policy *policy = NULL;
 	uint64_t data = 0;
 	bool replaces;
-	int saved_errno;
+	int saved_errno, ret;
 	void *p;
 
 	if (!ucow_enabled)
 		return next_mmap(addr, len, prot, flags, fd, off);
-	if (fd >= 0 && !(flags & MAP_ANONYMOUS))
-		policy = shmem_holes_claim(prot, flags, fd, &data);
+	if (fd >= 0 && !(flags & MAP_ANONYMOUS)) {
+		/* A refpage fd becomes anonymous memory here, before the other claims. */
+		ret = refpage_claim(&flags, &fd, &data);
+		if (ret < 0) {
+			errno = -ret;
+			return MAP_FAILED;
+		}
+		policy = ret ? &ucow_refpage_policy : shmem_holes_claim(prot, flags, fd, &data);
+	}
 	replaces = (flags & MAP_FIXED) && managed_range(addr, len);
 	p = next_mmap(addr, len, prot, flags, fd, off);
 	if (p == MAP_FAILED || (!replaces && !policy))
@@ -77,8 +88,15 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		handler_barrier();
 		registry_remove(&ucow_registry, (uintptr_t)p, (uintptr_t)p + UCOW_PAGE_UP(len));
 	}
-	if (policy)
+	if (policy == &ucow_refpage_policy) {
+		ret = refpage_manage((uintptr_t)p, len, prot, data);
+		if (ret < 0) {
+			saved_errno = -ret;
+			p = MAP_FAILED;
+		}
+	} else if (policy) {
 		engine_manage((uintptr_t)p, len, policy, fd, (uint64_t)off, data, prot);
+	}
 	errno = saved_errno;
 	return p;
 }
@@ -88,24 +106,28 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
+	struct lazy_unmap lazy;
 	int ret, saved_errno;
 
 	if (!ucow_enabled || !managed_range(addr, len))
 		return next_munmap(addr, len);
 	engine_account(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
+	lazy_memset_unmap((uintptr_t)addr, len, &lazy);
 	ret = next_munmap(addr, len);
+	if (ret != 0 && lazy.n)
+		lazy_memset_unmap_failed(&lazy);
 	if (ret == 0) {
 		saved_errno = errno;
 		handler_barrier();
-		registry_remove(&ucow_registry, UCOW_PAGE_DOWN(addr),
-				UCOW_PAGE_UP((uintptr_t)addr + len));
+		engine_forget_unmapped(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
 		errno = saved_errno;
 	}
 	return ret;
 }
 
 /* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen). */
-static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old)
+static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old,
+			  bool src_managed)
 {
 	struct ucow_region last;
 	size_t kept = olen < nlen ? olen : nlen;
@@ -113,7 +135,16 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 	if (olen == 0)	/* a second mapping of shared memory: nothing ucow manages */
 		return;
 	if (n != o) {
-		registry_move(&ucow_registry, o, n, kept, keep_old);
+		/*
+		 * A registered range was moved already by its REMAP event (the kernel waits until
+		 * the handler reads it); moving again would drop it at the destination. Ranges
+		 * ucow fills itself (eager refpages) have no event; and when nothing of ours
+		 * moved, what the kernel replaced at the destination goes.
+		 */
+		if (registry_overlaps(&ucow_registry, o, o + kept))
+			registry_move(&ucow_registry, o, n, kept, keep_old);
+		else if (!src_managed)
+			registry_remove(&ucow_registry, n, n + nlen);
 		if (!keep_old)
 			registry_remove(&ucow_registry, o, o + olen);
 	} else if (nlen < olen) {
@@ -135,7 +166,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	void *new_addr = NULL, *p;
 	uintptr_t o = UCOW_PAGE_DOWN(old);
 	size_t olen = UCOW_PAGE_UP(old_len), nlen = UCOW_PAGE_UP(new_len);
-	bool involved;
+	bool involved, src_managed = false;
 	int saved_errno;
 	va_list ap;
 
@@ -148,12 +179,17 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		return next_mremap(old, old_len, new_len, flags, new_addr);
 	involved = managed_range(old, old_len) ||
 		   ((flags & MREMAP_FIXED) && managed_range(new_addr, new_len));
+	if (involved)
+		src_managed = registry_overlaps(&ucow_registry, o, o + olen);
 	p = next_mremap(old, old_len, new_len, flags, new_addr);
 	if (p == MAP_FAILED || !involved)
 		return p;
 	saved_errno = errno;
 	handler_barrier();
-	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP);
+	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, src_managed);
+	if (olen && nlen > olen)
+		refpage_grown((uintptr_t)p + olen, (uintptr_t)p + nlen);
+	lazy_memset_remapped(o, olen, (uintptr_t)p, nlen, flags);
 	errno = saved_errno;
 	return p;
 }
@@ -170,16 +206,35 @@ EXPORT int mprotect(void *addr, size_t len, int prot)
 				 UCOW_PAGE_UP((uintptr_t)addr + len), prot);
 		errno = saved_errno;
 	}
+	/* Write access is back: pinned pages are made exclusive again before the program
+	 * writes, so that the write lands in the page the device holds. */
+	if (ret == 0 && (prot & PROT_WRITE) && pin_overlaps(UCOW_PAGE_DOWN(addr),
+							    UCOW_PAGE_UP((uintptr_t)addr + len))) {
+		int saved_errno = errno;
+
+		pin_reassert(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
+		errno = saved_errno;
+	}
 	return ret;
+}
+
+static int next_madvise(void *addr, size_t len, int advice)
+{
+	return ucow_next.madvise ? ucow_next.madvise(addr, len, advice)
+				 : sys_madvise(addr, len, advice);
 }
 
 /*
  * Discards on managed memory reach the handler as UFFD_EVENT_REMOVE before the kernel
- * zaps the pages, in kernel order with faults, so nothing is needed here yet; the
- * definition is the hook later policies (lazy memset, pins) build on.
+ * zaps the pages, in kernel order with faults; only memory ucow filled itself (eager
+ * reference pages) needs more. The definition is the hook later policies (lazy memset,
+ * pins) build on.
  */
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	return ucow_next.madvise ? ucow_next.madvise(addr, len, advice)
-				 : sys_madvise(addr, len, advice);
+	if (ucow_enabled)
+		lazy_memset_advise(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len), advice);
+	if (ucow_enabled && managed_range(addr, len))
+		return refpage_madvise(addr, len, advice, next_madvise);
+	return next_madvise(addr, len, advice);
 }

@@ -212,6 +212,33 @@ out:
 	return ret;
 }
 
+long registry_set_data(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		       const struct ucow_policy *policy, uint64_t data)
+{
+	long bytes = 0;
+
+	if (!registry_may_overlap(reg, start, end))
+		return 0;
+	pthread_rwlock_wrlock(&reg->lock);
+	if (reserve(reg, 2) < 0) {
+		bytes = -ENOMEM;
+		goto out;
+	}
+	split_at(reg, start);
+	split_at(reg, end);
+	for (size_t i = first_after(reg, start); i < reg->n && reg->v[i].start < end; i++) {
+		if (reg->v[i].policy != policy)
+			continue;
+		reg->v[i].data = data;
+		bytes += (long)(reg->v[i].end - reg->v[i].start);
+	}
+	merge_around(reg, start, end);
+out:
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	return bytes;
+}
+
 int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
 		  bool keep_old)
 {

@@ -57,6 +57,13 @@ size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end
 /* Sets the protection of [start,end) where it is managed, splitting regions. */
 int registry_protect(struct ucow_registry *reg, uintptr_t start, uintptr_t end, int prot);
 /*
+ * Sets the policy word of the regions of @policy inside [start,end) to @data, splitting them
+ * at the bounds, in one step: a lookup sees the old word or the new one, never a gap.
+ * Returns the bytes changed, or -ENOMEM when the regions cannot be split.
+ */
+long registry_set_data(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		       const struct ucow_policy *policy, uint64_t data);
+/*
  * Moves the managed parts of [from,from+len) to [to,to+len) (mremap). Anything managed at
  * the destination is dropped first. With @keep_old the source stays managed too.
  */

@@ -169,27 +169,109 @@ static uintptr_t holes_ahead(const struct ucow_region *r, uintptr_t addr, uintpt
  * get private zero pages in one go, so the writes that follow never fault. At most one
  * window beyond the last page a stream writes is filled without being written.
  */
-static int fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uintptr_t end)
+static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uintptr_t end)
 {
 	long filled;
 
 	end = holes_ahead(r, addr, end);
 	filled = pattern_copy(zero_pattern, addr, end - addr);
 	if (filled < 0)
-		return (int)filled;
+		return filled;
 	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
-	return 0;
+	return (long)end;
+}
+
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_FILE (1ULL << 61)
+#define PM_EXCLUSIVE (1ULL << 56)
+#define DENSITY_PAGES 512
+/* Windows filled ahead, one after another, before the writer is measured again. */
+#define BLIND_FILLS 16
+
+/*
+ * Whether every page of the window before @addr is now a private page of this process: a
+ * writer that ran through a zero-page window writing every page earns windows filled ahead;
+ * a strided or scattered one keeps the zero page, and memory equal to what it writes.
+ */
+static bool written_densely(const struct ucow_region *r, uintptr_t addr)
+{
+	uint64_t entries[DENSITY_PAGES];
+	size_t n = ucow_cfg.fault_around / UCOW_PAGE_SIZE;
+	uintptr_t start;
+	ssize_t got;
+	int pm;
+
+	if (n > DENSITY_PAGES)
+		n = DENSITY_PAGES;
+	if (n > (addr - r->start) / UCOW_PAGE_SIZE)
+		n = (addr - r->start) / UCOW_PAGE_SIZE;
+	if (n == 0)
+		return false;
+	start = addr - n * UCOW_PAGE_SIZE;
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return false;
+	got = pread(pm, entries, n * sizeof(entries[0]),
+		    (off_t)(start / UCOW_PAGE_SIZE * sizeof(entries[0])));
+	close(pm);
+	if (got != (ssize_t)(n * sizeof(entries[0])))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((entries[i] & (PM_PRESENT | PM_FILE | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE))
+			return false;
+	return true;
+}
+
+/*
+ * Zero mode, a write continuing a sequential stream: fill ahead if the writer wrote every
+ * page of the zero window it came through, and then for a few windows without looking
+ * (pages filled ahead cannot tell written from not), after which it is measured again.
+ * A writer that stops leaves at most one window filled and unwritten; one that turns
+ * strided is caught at the next measured window. Handler thread only.
+ */
+static uintptr_t filled_up_to;	/* where the last window filled ahead ended */
+
+static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
+{
+	static unsigned int blind;
+
+	if (addr == filled_up_to && blind < BLIND_FILLS) {
+		blind++;
+		return true;
+	}
+	if (addr != filled_up_to && written_densely(r, addr)) {
+		blind = 1;
+		return true;
+	}
+	blind = 0;
+	filled_up_to = 0;
+	return false;
 }
 
 static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
+	bool continues = window_continues(f->addr);
 	uintptr_t end = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
-	long zero_end;
+	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
+	long zero_end, filled;
 
-	if (end > f->addr + UCOW_PAGE_SIZE && zero_pattern > 0)
-		return fill_private_ahead(r, f->addr, end);
+	/*
+	 * Write mode fills one page per write: a page filled ahead would hide what another
+	 * process writes into the file there later, and write mode differs only in memory.
+	 */
 	if (r->data != UCOW_SHMEM_ZERO)
 		return fill_private(f->addr);
+	/* The measured density stands in for the stream's usual run of confirming faults. */
+	if (continues && win > UCOW_PAGE_SIZE && zero_pattern > 0 && fill_ahead_earned(r, f->addr)) {
+		end = win > r->end - f->addr ? r->end : f->addr + win;
+		filled = fill_private_ahead(r, f->addr, end);
+		if (filled < 0)
+			return (int)filled;
+		filled_up_to = (uintptr_t)filled;
+		window_covered(f->addr, filled_up_to);
+		return 0;
+	}
 	zero_end = map_zero_around(r, f);
 	if (zero_end < 0)
 		return (int)zero_end;
@@ -231,11 +313,6 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
 	/* Write mode: a read must end with the page-cache page mapped, so no window. */
 	return fill_page_cache(r, f->addr);
 }
-
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAPPED (1ULL << 62)
-#define PM_FILE (1ULL << 61)
-#define PM_EXCLUSIVE (1ULL << 56)
 
 /* Whether the file has no data at @off, by ucow's own description (its own position). */
 static bool is_hole(const struct ucow_region *r, off_t off, off_t *next_change)

@@ -8,7 +8,9 @@
 
 #include "config.h"
 #include "engine.h"
+#include "lazy_memset.h"
 #include "log.h"
+#include "pin.h"
 #include "stats.h"
 #include "sys.h"
 
@@ -36,9 +38,11 @@ static const char *uffd_mode_name(void)
 int ucow_stats_format(char *buf, size_t size)
 {
 	static const char *const modes[] = { "zero", "write", "off" };
-	char comm[17] = "";
+	char comm[17] = "", pins[512], lazy[512];
 
 	prctl(PR_GET_NAME, comm);
+	pin_stats_json(pins, sizeof(pins));
+	lazy_memset_stats_json(lazy, sizeof(lazy));
 	return snprintf(buf, size,
 		"{\"ucow\":\"%s\",\"pid\":%d,\"comm\":\"%s\",\"uffd\":\"%s\",\"managed\":%s,"
 		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
@@ -48,7 +52,10 @@ int ucow_stats_format(char *buf, size_t size)
 		"\"faults_write\":%lu,\"pages_zero_mapped\":%lu,\"pages_filled_private\":%lu,"
 		"\"pagecache_pages_filled\":%lu,\"hole_pages_written\":%lu,"
 		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,"
-		"\"pagecache_pages_avoided\":%lu,\"bytes_saved\":%lu}}",
+		"\"pagecache_pages_avoided\":%lu,\"bytes_saved\":%lu},"
+		"\"refpage\":{\"fds_created\":%lu,\"regions\":%lu,\"regions_zero\":%lu,"
+		"\"regions_eager\":%lu,\"bytes_filled_eagerly\":%lu,\"faults_read\":%lu,"
+		"\"faults_write\":%lu,\"pages_filled\":%lu}%s%s}",
 		PACKAGE_VERSION, (int)getpid(), comm, uffd_mode_name(),
 		st(UCOW_ST_REGIONS) ? "true" : "false",
 		st(UCOW_ST_REGIONS), st(UCOW_ST_REGISTER_FAILED), st(UCOW_ST_FAULTS),
@@ -60,12 +67,16 @@ int ucow_stats_format(char *buf, size_t size)
 		st(UCOW_ST_SH_FILLED_PRIVATE), st(UCOW_ST_SH_PAGECACHE_FILLED),
 		st(UCOW_ST_SH_HOLE_PAGES_WRITTEN), st(UCOW_ST_SH_HOLE_PAGES_ZERO),
 		st(UCOW_ST_SH_PRIVATE_PAGES) * UCOW_PAGE_SIZE,
-		st(UCOW_ST_SH_PAGECACHE_AVOIDED), st(UCOW_ST_SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE);
+		st(UCOW_ST_SH_PAGECACHE_AVOIDED), st(UCOW_ST_SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE,
+		st(UCOW_ST_RP_FDS), st(UCOW_ST_RP_REGIONS), st(UCOW_ST_RP_REGIONS_ZERO),
+		st(UCOW_ST_RP_REGIONS_EAGER), st(UCOW_ST_RP_BYTES_EAGER),
+		st(UCOW_ST_RP_FAULTS_READ), st(UCOW_ST_RP_FAULTS_WRITE),
+		st(UCOW_ST_RP_PAGES_FILLED), pins, lazy);
 }
 
 void ucow_stats_write(void)
 {
-	char json[2048];
+	char json[4096];
 	int n, fd;
 
 	if (!ucow_cfg.stats[0])

@@ -27,6 +27,33 @@ enum ucow_stat {
 	UCOW_ST_SH_HOLE_PAGES_WRITTEN,	/* measured when a mapping goes: see shmem_holes_account */
 	UCOW_ST_SH_HOLE_PAGES_ZERO,
 	UCOW_ST_SH_PRIVATE_PAGES,
+	UCOW_ST_RP_FDS,			/* refpage: ucow_refpage_create() successes */
+	UCOW_ST_RP_REGIONS,		/* mappings managed by userfaultfd */
+	UCOW_ST_RP_REGIONS_ZERO,	/* zero patterns: plain anonymous memory */
+	UCOW_ST_RP_REGIONS_EAGER,	/* mappings filled when mapped (no userfaultfd, populate) */
+	UCOW_ST_RP_BYTES_EAGER,		/* bytes ucow wrote eagerly (mmap, refills, mremap) */
+	UCOW_ST_RP_FAULTS_READ,
+	UCOW_ST_RP_FAULTS_WRITE,
+	UCOW_ST_RP_PAGES_FILLED,	/* pages filled with the pattern by faults (windows included) */
+	UCOW_ST_PIN_LEARNT,		/* pins: ranges added to the table */
+	UCOW_ST_PIN_FORGOTTEN,		/* ranges dropped (unregistered, unpinned, closed) */
+	UCOW_ST_PIN_KERNEL,		/* ucow_pin ranges made kernel pins (ucow's own ring) */
+	UCOW_ST_PIN_FORK_COPIED,	/* pages ucow copied for fork children itself */
+	UCOW_ST_PIN_FDINFO_CHECKS,	/* rings checked against /proc/self/fdinfo */
+	UCOW_ST_PIN_FDINFO_MISMATCHES,	/* slots the kernel listed otherwise (corrected) */
+	UCOW_ST_PIN_TRAPPED,		/* io_uring_register calls the seccomp trap saw */
+	UCOW_ST_LM_CALLS,		/* lazy memset: memsets of at least UCOW_LAZY_MEMSET_MIN */
+	UCOW_ST_LM_DEFERRED_CALLS,	/* ... that deferred some pages */
+	UCOW_ST_LM_DECLINED,		/* ... written for real whole (see lazy_memset.c) */
+	UCOW_ST_LM_RESIDENT,		/* ... over pages all resident: written at once */
+	UCOW_ST_LM_PAGES_DEFERRED,	/* pages registered to be filled on first touch */
+	UCOW_ST_LM_PAGES_ZERO,		/* untouched pages a memset of 0 left alone */
+	UCOW_ST_LM_PAGES_REVALUED,	/* deferred pages given another value by a later memset */
+	UCOW_ST_LM_BYTES_WRITTEN,	/* bytes of those calls written for real */
+	UCOW_ST_LM_REGIONS,
+	UCOW_ST_LM_DISCARDS,		/* MADV_DONTNEED/FREE/REMOVE events over deferred ranges */
+	UCOW_ST_LM_PAGES_PRESENT,	/* measured when a range goes: pages touched (filled) */
+	UCOW_ST_LM_PAGES_UNTOUCHED,	/* ... and pages never touched: memory saved */
 	UCOW_ST__COUNT,
 };
 

@@ -16,6 +16,7 @@
 #define CONFIRM 3
 
 struct stream {
+	uintptr_t last;		/* where the stream's last window began: its last fault */
 	uintptr_t next;		/* where the stream's last window ended */
 	size_t size;		/* its window, bytes, once confirmed */
 	unsigned int hits;	/* consecutive faults that continued it */
@@ -71,9 +72,15 @@ uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max)
 		s->hits = 0;
 		s->size = UCOW_PAGE_SIZE;
 	}
+	s->last = addr;
 	s->next = clip(addr, size, hi);
 	s->used = ++clock_ticks;
 	return s->next;
+}
+
+bool window_continues(uintptr_t addr)
+{
+	return find_stream(addr) != NULL;
 }
 
 void window_covered(uintptr_t addr, uintptr_t end)
@@ -81,7 +88,7 @@ void window_covered(uintptr_t addr, uintptr_t end)
 	for (int i = 0; i < STREAMS; i++) {
 		struct stream *s = &streams[i];
 
-		if (s->size && s->next == addr + UCOW_PAGE_SIZE && end > s->next) {
+		if (s->size && s->last == addr && end > s->next) {
 			s->size = end - addr;
 			s->next = end;
 			return;

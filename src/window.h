@@ -3,6 +3,7 @@
 #ifndef UCOW_WINDOW_H
 #define UCOW_WINDOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,8 +14,10 @@
  * a few in a row its window grows fourfold per fault up to @max.
  */
 uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max);
+/* Whether a fault at @addr would continue a stream (before window_next() is told of it). */
+bool window_continues(uintptr_t addr);
 /*
- * The stream whose last range was the page at @addr now ends at @end: a policy mapped
+ * The stream whose last fault was at @addr now ends at @end: a policy mapped
  * more than window_next() asked for (the zero page over a run of holes), and the next fault
  * of the stream will come at @end.
  */

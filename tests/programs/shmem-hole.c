@@ -1,17 +1,24 @@
 /* shmem-hole.c: maps a tmpfs file with holes MAP_PRIVATE, touches it in a chosen pattern and
  * prints a checksum and the memory the kernel spent; knows nothing of ucow (test program).
  *
- * usage: shmem-hole [-k memfd|shm|dir:PATH] [-s SIZE] [-p PATTERN] [-d N] [-x STATUS]
+ * usage: shmem-hole [-k memfd|shm|dir:PATH] [-s SIZE] [-p PATTERN] [-d N | -r SEED] [-t TAIL]
+ *                   [-x STATUS] [-e]
  *   -k  the file: a memfd (default), a file in /dev/shm, or a file in directory PATH
- *   -s  file size (K/M suffixes; default 8M)
- *   -p  seq-write (default), rand-write, read, read-write, sparse
+ *   -s  mapping size (K/M suffixes; default 8M)
+ *   -p  seq-write (default), seq-part (the first 3/8 and 5 pages), stride2 (every other
+ *       page), rand-write, read, read-write, sparse (every 16th page)
  *   -d  every Nth page has data written with pwrite before mapping (0: none; default 4)
+ *   -r  instead of -d: runs of 1-8 data pages between runs of holes, half of them 1-8
+ *       pages long and half 1-600 (around and across fault-around windows), from SEED
+ *   -t  the file ends TAIL bytes before the end of the mapping's last page (TAIL < 4096):
+ *       the rest of that page reads zero and may be written, as for any file
  *   -x  exit with STATUS after a successful run (to check exit statuses are untouched)
  *   -e  map one page more than the file and, at the end, touch it: SIGBUS, as for any file
  * Output: lines that must be identical with and without ucow, then one line
  *   "mem: st_blocks_before=.. st_blocks=.. file_kb_before=.. file_kb=.. anon_kb=.." measured
  *   right after the pattern ran (file_kb is st_blocks in kB; anon_kb is the mapping's
- *   Anonymous: in /proc/self/smaps).
+ *   Anonymous: in /proc/self/smaps). holes_touched counts holes read or written: the pages
+ *   the kernel alone adds to the file; holes_read those a read touched first.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shmem-file.h"
 #include "size-arg.h"
 
 #define PAGE 4096UL
@@ -33,6 +41,7 @@ static const char *kind = "memfd";
 static size_t size = 8UL << 20;
 static const char *pattern = "seq-write";
 static size_t data_every = 4;
+static size_t tail;
 static bool beyond_eof;
 
 static void die(const char *what)
@@ -41,9 +50,42 @@ static void die(const char *what)
 	exit(2);
 }
 
+static unsigned long layout_seed;
+static bool *data_page;	/* the file's layout, one flag per page */
+
 static bool is_data_page(size_t p)
 {
-	return data_every && p % data_every == 0;
+	return data_page[p];
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Which pages have data: every Nth, or runs from a seed. */
+static void plan_layout(size_t npages)
+{
+	uint64_t x = 0x2545f4914f6cdd1dULL ^ layout_seed;
+	size_t p = 0;
+
+	data_page = calloc(npages, sizeof(*data_page));
+	if (!data_page)
+		die("calloc");
+	if (!layout_seed) {
+		for (p = 0; p < npages; p++)
+			data_page[p] = data_every && p % data_every == 0;
+		return;
+	}
+	while (p < npages) {
+		/* Short and long runs of holes, about as many of each. */
+		p += 1 + xorshift(&x) % ((xorshift(&x) & 1) ? 8 : 600);
+		for (size_t n = 1 + xorshift(&x) % 8; n && p < npages; n--)
+			data_page[p++] = true;
+	}
 }
 
 /* The byte at @i of data page @p as written into the file. */
@@ -63,111 +105,62 @@ static uint64_t written_word(size_t p)
 	return 0x9e3779b97f4a7c15ULL * (p + 1);
 }
 
-static int open_file(void)
-{
-	char path[4096];
-	int fd;
-
-	if (strcmp(kind, "memfd") == 0) {
-		fd = memfd_create("shmem-hole", 0);
-		if (fd < 0)
-			die("memfd_create");
-		return fd;
-	}
-	if (strcmp(kind, "shm") == 0)
-		snprintf(path, sizeof(path), "/dev/shm/shmem-hole.XXXXXX");
-	else if (strncmp(kind, "dir:", 4) == 0)
-		snprintf(path, sizeof(path), "%s/shmem-hole.XXXXXX", kind + 4);
-	else {
-		fprintf(stderr, "shmem-hole: unknown kind '%s'\n", kind);
-		exit(2);
-	}
-	fd = mkstemp(path);
-	if (fd < 0)
-		die(path);
-	unlink(path);
-	return fd;
-}
-
-/* The file's st_blocks (512-byte units): what the file holds in memory on tmpfs. */
-static long file_blocks(int fd)
-{
-	struct stat st;
-
-	if (fstat(fd, &st) < 0)
-		die("fstat");
-	return (long)st.st_blocks;
-}
-
-/* Anonymous kB of every VMA inside [start, start+len), from /proc/self/smaps. */
-static long anon_kb(void *start, size_t len)
-{
-	uintptr_t lo = (uintptr_t)start, hi = lo + len;
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	bool inside = false;
-	long total = 0;
-
-	if (!f)
-		die("/proc/self/smaps");
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long a, b;
-		long kb;
-
-		if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '-') < strchr(line, ' '))
-			inside = a >= lo && b <= hi;
-		else if (inside && sscanf(line, "Anonymous: %ld kB", &kb) == 1)
-			total += kb;
-	}
-	fclose(f);
-	return total;
-}
-
 int main(int argc, char **argv)
 {
 	int exit_status = 0, opt, fd;
-	size_t npages, p, written = 0, holes_written = 0, data_pages = 0, bad = 0;
+	size_t npages, p, written = 0, holes_written = 0, holes_read = 0, holes_touched = 0;
+	size_t data_pages = 0;
+	size_t bad = 0, fsize;
 	unsigned char *map, *page;
 	long blocks_before, blocks_after, anon;
 	uint64_t sum = 0xcbf29ce484222325ULL, acc = 0;
-	bool *touched;
+	bool *touched, *read;
 
-	while ((opt = getopt(argc, argv, "k:s:p:d:x:e")) != -1) {
+	while ((opt = getopt(argc, argv, "k:s:p:d:r:t:x:e")) != -1) {
 		switch (opt) {
 		case 'k': kind = optarg; break;
 		case 's': size = parse_size(optarg); break;
 		case 'p': pattern = optarg; break;
 		case 'd': data_every = strtoul(optarg, NULL, 0); break;
+		case 'r': layout_seed = strtoul(optarg, NULL, 0); break;
+		case 't': tail = strtoul(optarg, NULL, 0); break;
 		case 'x': exit_status = atoi(optarg); break;
 		case 'e': beyond_eof = true; break;
 		default:
 			fprintf(stderr, "usage: shmem-hole [-k memfd|shm|dir:PATH] [-s SIZE] "
-				"[-p PATTERN] [-d N] [-x STATUS] [-e]\n");
+				"[-p PATTERN] [-d N | -r SEED] [-t TAIL] [-x STATUS] [-e]\n");
 			return 2;
 		}
 	}
 	npages = size / PAGE;
-	if (npages == 0)
+	if (npages == 0 || tail >= PAGE)
 		return 2;
 	size = npages * PAGE;
+	fsize = size - tail;
 
-	fd = open_file();
-	if (ftruncate(fd, (off_t)size) < 0)
+	fd = shmem_file_open("shmem-hole", kind);
+	if (fd < 0)
+		exit(2);
+	if (ftruncate(fd, (off_t)fsize) < 0)
 		die("ftruncate");
+	plan_layout(npages);
 	page = malloc(PAGE);
 	touched = calloc(npages, sizeof(*touched));
-	if (!page || !touched)
+	read = calloc(npages, sizeof(*read));
+	if (!page || !touched || !read)
 		die("malloc");
 	for (p = 0; p < npages; p++) {
+		size_t len = p == npages - 1 ? PAGE - tail : PAGE;	/* never past the end */
+
 		if (!is_data_page(p))
 			continue;
 		for (size_t i = 0; i < PAGE; i++)
 			page[i] = data_byte(p, i);
-		if (pwrite(fd, page, PAGE, (off_t)(p * PAGE)) != (ssize_t)PAGE)
+		if (pwrite(fd, page, len, (off_t)(p * PAGE)) != (ssize_t)len)
 			die("pwrite");
 		data_pages++;
 	}
-	blocks_before = file_blocks(fd);
+	blocks_before = shmem_file_blocks(fd);
 
 	map = mmap(NULL, size + (beyond_eof ? PAGE : 0), PROT_READ | PROT_WRITE, MAP_PRIVATE,
 		   fd, 0);
@@ -183,22 +176,30 @@ int main(int argc, char **argv)
 
 		/* About half the pages, in a scattered order. */
 		for (size_t n = 0; n < npages; n++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			p = x % npages;
+			p = xorshift(&x) % npages;
 			if (!touched[p]) {
 				touched[p] = true;
 				*(volatile uint64_t *)(map + p * PAGE + written_at(p)) = written_word(p);
 			}
 		}
 	} else if (strcmp(pattern, "read") == 0) {
-		for (p = 0; p < npages; p++)
+		for (p = 0; p < npages; p++) {
 			acc += ((volatile unsigned char *)map)[p * PAGE + (p * 13) % PAGE];
+			read[p] = true;
+		}
 	} else if (strcmp(pattern, "read-write") == 0) {
-		for (p = 0; p < npages; p++)
+		for (p = 0; p < npages; p++) {
 			acc += ((volatile unsigned char *)map)[p * PAGE + PAGE - 1];
+			read[p] = true;
+		}
 		for (p = 0; p < npages; p++)
+			touched[p] = true;
+	} else if (strcmp(pattern, "seq-part") == 0) {
+		/* A sequential writer that stops: what is not written must cost nothing. */
+		for (p = 0; p < npages * 3 / 8 + 5; p++)
+			touched[p] = true;
+	} else if (strcmp(pattern, "stride2") == 0) {
+		for (p = 0; p < npages; p += 2)
 			touched[p] = true;
 	} else if (strcmp(pattern, "sparse") == 0) {
 		for (p = 3; p < npages; p += 16)	/* 3: a hole when -d is 4 */
@@ -214,20 +215,26 @@ int main(int argc, char **argv)
 	for (p = 0; p < npages; p++) {
 		written += touched[p];
 		holes_written += touched[p] && !is_data_page(p);
+		holes_read += read[p] && !is_data_page(p);
+		holes_touched += (touched[p] || read[p]) && !is_data_page(p);
 	}
 
 	/* Counters first: the checks below read every page, which would fill holes. */
-	blocks_after = file_blocks(fd);
-	anon = anon_kb(map, size);
+	blocks_after = shmem_file_blocks(fd);
+	anon = smaps_anon_kb(map, size);
+	if (blocks_before < 0 || blocks_after < 0 || anon < 0)
+		die("fstat or /proc/self/smaps");
 
-	/* Every byte is what the kernel promises: file data, zeros, or what we wrote. */
+	/* Every byte is what the kernel promises: file data (zero past the end of the file),
+	 * zeros, or what we wrote. */
 	for (p = 0; p < npages; p++) {
 		for (size_t i = 0; i < PAGE; i += 8) {
 			uint64_t want = 0, got;
 
 			if (is_data_page(p))
 				for (int b = 7; b >= 0; b--)
-					want = want << 8 | data_byte(p, i + b);
+					want = want << 8 |
+					       (p * PAGE + i + b < fsize ? data_byte(p, i + b) : 0);
 			if (touched[p] && i == written_at(p))
 				want = written_word(p);
 			memcpy(&got, map + p * PAGE + i, 8);
@@ -242,9 +249,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < size; i++)
 		sum = (sum ^ map[i]) * 0x100000001b3ULL;
 
-	printf("kind=%s pattern=%s pages=%zu data_pages=%zu\n",
-	       strncmp(kind, "dir:", 4) == 0 ? "dir" : kind, pattern, npages, data_pages);
-	printf("written=%zu holes_written=%zu\n", written, holes_written);
+	printf("kind=%s pattern=%s pages=%zu data_pages=%zu file_size=%zu\n",
+	       strncmp(kind, "dir:", 4) == 0 ? "dir" : kind, pattern, npages, data_pages, fsize);
+	printf("written=%zu holes_written=%zu holes_read=%zu holes_touched=%zu\n", written,
+	       holes_written, holes_read, holes_touched);
 	printf("checksum=%016" PRIx64 "\n", sum);
 	printf("verify=%s bad_pages=%zu read_sum=%" PRIu64 "\n", bad ? "FAILED" : "ok", bad,
 	       acc);
