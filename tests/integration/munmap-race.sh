@@ -20,4 +20,11 @@ for mode in zero write; do
 		no_stderr "$c" u
 	done
 done
+# Ranges unmapped with the raw system call and mapped again at once by other threads: a
+# late unmap notice must not make ucow forget the new mapping (its pattern would read 0).
+run k "$PROGS/remap-race" -t 4 -r 2000
+equal "remap-race (kernel)" "exit status" "$(rc_of k)" 0
+run_ucow u "$PROGS/remap-race" -t 4 -r 2000
+same_output "remap-race (refpages)" k u
+no_stderr "remap-race (refpages)" u
 finish
