@@ -237,7 +237,7 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 
 struct pieces {
 	size_t n;
-	bool overflow;
+	uintptr_t resume;	/* the first region left for the next batch, or 0 */
 	struct { uintptr_t start, end; } v[UNMAP_PIECES];
 };
 
@@ -246,7 +246,8 @@ static void collect_piece(const struct ucow_region *r, void *arg)
 	struct pieces *p = arg;
 
 	if (p->n == UNMAP_PIECES) {
-		p->overflow = true;
+		if (!p->resume)
+			p->resume = r->start;
 		return;
 	}
 	p->v[p->n].start = r->start;
@@ -263,17 +264,18 @@ static void collect_piece(const struct ucow_region *r, void *arg)
  */
 void engine_forget_unmapped(uintptr_t start, uintptr_t end)
 {
-	struct pieces p = { 0 };
+	while (start < end) {
+		struct pieces p = { .n = 0 };
 
-	registry_foreach(&ucow_registry, start, end, collect_piece, &p);
-	if (p.overflow) {
-		registry_remove(&ucow_registry, start, end);
-		return;
+		registry_foreach(&ucow_registry, start, end, collect_piece, &p);
+		for (size_t i = 0; i < p.n; i++)
+			if (msync((void *)p.v[i].start, p.v[i].end - p.v[i].start, MS_ASYNC) < 0 &&
+			    errno == ENOMEM)
+				registry_remove(&ucow_registry, p.v[i].start, p.v[i].end);
+		if (!p.resume)
+			break;
+		start = p.resume;
 	}
-	for (size_t i = 0; i < p.n; i++)
-		if (msync((void *)p.v[i].start, p.v[i].end - p.v[i].start, MS_ASYNC) < 0 &&
-		    errno == ENOMEM)
-			registry_remove(&ucow_registry, p.v[i].start, p.v[i].end);
 }
 
 static void account_one(const struct ucow_region *r, void *arg)
@@ -408,6 +410,8 @@ void engine_fork_child(void)
 		registry_remove(&ucow_registry, 0, UINTPTR_MAX);
 		return;
 	}
+	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
+	engine_forget_unmapped(0, UINTPTR_MAX);
 	registry_foreach(&ucow_registry, 0, UINTPTR_MAX, reregister, &failed);
 	if (failed)
 		ucow_warn("fork", "%d managed range(s) could not be registered again in the child",

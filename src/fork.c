@@ -1,22 +1,71 @@
-/* fork.c: fork and _Fork. The child has its own userfaultfd, every managed range registered
- * again, a running handler and its copies of ucow_pin ranges before fork() returns in it;
- * vfork and posix_spawn share the parent's memory until exec and pass through untouched. */
+/* fork.c: fork and _Fork. ucow's part of fork runs in pthread_atfork handlers registered at
+ * start-up, before the program registers its own: the program's prepare handlers run before
+ * ucow locks its state, and its child handlers after the child is managed (its own
+ * userfaultfd, every range registered again, a running handler, its copies of ucow_pin
+ * ranges). _Fork runs no handlers, so its wrapper runs ucow's. vfork and posix_spawn share
+ * the parent's memory until exec and pass through untouched. */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "engine.h"
 #include "interpose.h"
+#include "pattern.h"
 #include "pin.h"
 
 #define EXPORT __attribute__((visibility("default")))
+
+/* Whether the engine served this thread's fork: prepare, parent and child must agree. */
+static __thread bool fork_serving;
 
 static bool engine_serving(void)
 {
 	enum ucow_engine_mode mode = engine_mode();
 
-	return ucow_enabled && (mode == UCOW_ENGINE_FULL || mode == UCOW_ENGINE_USER_ONLY);
+	return mode == UCOW_ENGINE_FULL || mode == UCOW_ENGINE_USER_ONLY;
+}
+
+static void fork_prepare(void)
+{
+	if (!ucow_enabled)
+		return;
+	fork_serving = engine_serving();
+	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
+	 * serve faults while they are read, so this comes before the registry is locked. */
+	pin_fork_prepare();
+	/* Nothing may change the registry or start the engine while memory is copied. */
+	if (fork_serving)
+		engine_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+	if (!ucow_enabled)
+		return;
+	if (fork_serving)
+		engine_fork_parent();
+	pin_fork_parent();
+}
+
+static void fork_child(void)
+{
+	if (!ucow_enabled)
+		return;
+	pattern_fork_child();
+	/* The copied ranges are mapped again before the engine registers them, and filled
+	 * once its handler runs. */
+	pin_fork_child_map();
+	if (fork_serving)
+		engine_fork_child();
+	pin_fork_child_fill();
+}
+
+void fork_init(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static pid_t raw_fork(void)
@@ -24,47 +73,17 @@ static pid_t raw_fork(void)
 	return (pid_t)syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
 }
 
-static pid_t managed_fork(pid_t (*next)(void))
-{
-	bool serving = engine_serving();
-	pid_t pid;
-
-	if (!next)
-		next = raw_fork;
-	if (!ucow_enabled)
-		return next();
-	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
-	 * serve faults while they are read, so this comes before the registry is locked. */
-	pin_fork_prepare();
-	/* Nothing may change the registry or start the engine while memory is copied. */
-	if (serving)
-		engine_fork_prepare();
-	pid = next();
-	if (pid == 0) {
-		/* The copied ranges are mapped again before the engine registers them, and
-		 * filled once its handler runs. */
-		pin_fork_child_map();
-		if (serving)
-			engine_fork_child();
-		pin_fork_child_fill();
-	} else {
-		if (serving)
-			engine_fork_parent();
-		pin_fork_parent();
-	}
-	return pid;
-}
-
-EXPORT pid_t fork(void)
-{
-	if (!ucow_next.fork)
-		ucow_next.fork = dlsym(RTLD_NEXT, "fork");
-	return managed_fork(ucow_next.fork);
-}
-
 EXPORT pid_t _Fork(void)
 {
+	pid_t pid;
+
 	if (!ucow_next._Fork)
 		ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
-	return managed_fork(ucow_next._Fork);
+	fork_prepare();
+	pid = ucow_next._Fork ? ucow_next._Fork() : raw_fork();
+	if (pid == 0)
+		fork_child();
+	else
+		fork_parent();
+	return pid;
 }

@@ -42,6 +42,7 @@ __attribute__((constructor)) static void ucow_init(void)
 	char err[256];
 
 	interpose_resolve();
+	fork_init();
 	if (ucow_config_parse(&ucow_cfg, env, err, sizeof(err)) < 0) {
 		ucow_config_defaults(&ucow_cfg);
 		ucow_error("config", "%s; running unmanaged", err);

@@ -3,9 +3,11 @@
  * definition (libc's, or another preloaded library's). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <linux/magic.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 
 #include "engine.h"
 #include "handler.h"
@@ -28,7 +30,6 @@ void interpose_resolve(void)
 	ucow_next.mremap = dlsym(RTLD_NEXT, "mremap");
 	ucow_next.mprotect = dlsym(RTLD_NEXT, "mprotect");
 	ucow_next.madvise = dlsym(RTLD_NEXT, "madvise");
-	ucow_next.fork = dlsym(RTLD_NEXT, "fork");
 	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
 	lazy_memset_resolve();
 }
@@ -59,6 +60,14 @@ static bool managed_range(const void *addr, size_t len)
 	return registry_may_overlap(&ucow_registry, start, UCOW_PAGE_UP((uintptr_t)addr + len));
 }
 
+/* Every claim is for a tmpfs file (a refpage is a memfd): one fstatfs lets the others by. */
+static bool on_tmpfs(int fd)
+{
+	struct statfs sfs;
+
+	return fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
+}
+
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	const struct ucow_policy *policy = NULL;
@@ -69,7 +78,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 
 	if (!ucow_enabled)
 		return next_mmap(addr, len, prot, flags, fd, off);
-	if (fd >= 0 && !(flags & MAP_ANONYMOUS)) {
+	if (fd >= 0 && !(flags & MAP_ANONYMOUS) && on_tmpfs(fd)) {
 		/* A refpage fd becomes anonymous memory here, before the other claims. */
 		ret = refpage_claim(&flags, &fd, &data);
 		if (ret < 0) {

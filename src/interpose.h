@@ -11,7 +11,6 @@ struct ucow_next {
 	void *(*mremap)(void *old, size_t old_len, size_t new_len, int flags, ...);
 	int (*mprotect)(void *addr, size_t len, int prot);
 	int (*madvise)(void *addr, size_t len, int advice);
-	pid_t (*fork)(void);
 	pid_t (*_Fork)(void);
 };
 
@@ -21,5 +20,8 @@ extern struct ucow_next ucow_next;
 /* Resolves every entry with dlsym(RTLD_NEXT). Calls made while it runs (dlsym may
  * allocate, and an allocator may mmap) take the raw-syscall path. */
 void interpose_resolve(void);
+
+/* Registers ucow's fork handlers (pthread_atfork); called first thing at start-up. */
+void fork_init(void);
 
 #endif

@@ -99,6 +99,11 @@ out:
 	return id;
 }
 
+void pattern_fork_child(void)
+{
+	pthread_mutex_init(&patterns.lock, NULL);
+}
+
 int pattern_of_byte(unsigned char c)
 {
 	int id = atomic_load_explicit(&patterns.byte_ids[c], memory_order_acquire);

@@ -24,6 +24,9 @@ bool pattern_is_zero(int id);
 /* Writes pattern @id into [dst, dst+len), dst and len page aligned (eager fills, fork). */
 void pattern_write(int id, void *dst, size_t len);
 
+/* In a fork child: the creation lock may have been held by a thread that is not there. */
+void pattern_fork_child(void);
+
 /*
  * Fills the missing pages of [dst, dst+len) (page aligned, inside one region) with copies of
  * pattern @id and wakes their threads. Returns the bytes filled, or -errno when not even the

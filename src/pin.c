@@ -37,7 +37,6 @@
 #ifndef IOU_PBUF_RING_MMAP
 #define IOU_PBUF_RING_MMAP 1
 #endif
-#define IORING_REGISTER_CLONE_BUFFERS_OP 30	/* 6.12 */
 
 #define PINS_MAX 65536			/* the table's reserved size: it never moves */
 #define NO_RING (-1)
@@ -599,7 +598,7 @@ long pin_io_uring_register(int fd, unsigned int opcode, void *arg, unsigned int 
 		if (ret == 0 && have_reg)
 			pin_ring_forget(ring, PIN_SLOT_PBUF | reg.bgid, 1);
 		return ret;
-	case IORING_REGISTER_CLONE_BUFFERS_OP:
+	case PIN_REGISTER_CLONE_BUFFERS:
 		ret = call(ctx, fd, opcode, arg, nr);	/* the kernel's list says what came */
 		break;
 	default:
@@ -741,9 +740,8 @@ static bool parse_maps_line(const char *line, struct vma *v)
 {
 	unsigned long s, e, ino;
 	char perms[5];
-	int path_at = 0;
 
-	if (sscanf(line, "%lx-%lx %4s %*x %*x:%*x %lu %n", &s, &e, perms, &ino, &path_at) < 4)
+	if (sscanf(line, "%lx-%lx %4s %*x %*x:%*x %lu", &s, &e, perms, &ino) < 4)
 		return false;
 	v->start = s;
 	v->end = e;
@@ -994,10 +992,13 @@ static struct {
 	size_t n;
 	unsigned char *snapshot;
 	size_t snapshot_len;
-	bool locked;
 	sigset_t old;
 	bool warned;
 } fk;
+
+/* Whether this thread holds the table for its fork: @fk is then its own. Another thread that
+ * forks meanwhile with an empty table must leave @fk alone (its child inherits this flag). */
+static __thread bool fk_locked __attribute__((tls_model("initial-exec")));
 
 static bool add_piece(const struct vma *v, void *arg)
 {
@@ -1037,16 +1038,42 @@ static bool add_piece(const struct vma *v, void *arg)
 	return true;
 }
 
+/*
+ * The child's bytes of one piece, into @dst. A piece the program made unreadable (PROT_NONE)
+ * is read through /proc/self/mem, as a debugger reads it: changing its protection, even for
+ * a moment, would let another thread touch what must fault.
+ */
+static bool snapshot_piece(unsigned char *dst, const struct copy_piece *c, int *mem)
+{
+	size_t len = c->end - c->start, done = 0;
+
+	if (c->prot & PROT_READ) {
+		memcpy(dst, (void *)c->start, len);
+		return true;
+	}
+	if (*mem < 0)
+		*mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	while (*mem >= 0 && done < len) {
+		ssize_t n = pread(*mem, dst + done, len - done, (off_t)(c->start + done));
+
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			return false;
+		done += n > 0 ? (size_t)n : 0;
+	}
+	return done == len;
+}
+
 void pin_fork_prepare(void)
 {
 	size_t bytes = 0, n;
+	int mem = -1;
 
-	fk.n = 0;
-	fk.snapshot = NULL;
 	if (!pins_active() || atomic_load_explicit(&table.n, memory_order_acquire) == 0)
 		return;
 	table_lock(&fk.old);
-	fk.locked = true;
+	fk_locked = true;
+	fk.n = 0;
+	fk.snapshot = NULL;
 	n = atomic_load_explicit(&table.n, memory_order_relaxed);
 	for (size_t i = 0; i < n; i++) {
 		if (table.v[i].how != HOW_COPY)
@@ -1078,14 +1105,20 @@ void pin_fork_prepare(void)
 	for (size_t i = 0; i < fk.n; i++) {
 		struct copy_piece *c = &fk.pieces[i];
 
-		memcpy(fk.snapshot + c->at, (void *)c->start, c->end - c->start);
-		if (sys_madvise((void *)c->start, c->end - c->start, MADV_DONTFORK) < 0) {
+		if (!snapshot_piece(fk.snapshot + c->at, c, &mem)) {
+			ucow_warn("pin", "cannot read %#lx-%#lx (not readable, no /proc/self/mem?): "
+				  "the child shares it copy-on-write", (unsigned long)c->start,
+				  (unsigned long)c->end);
+			c->end = c->start;
+		} else if (sys_madvise((void *)c->start, c->end - c->start, MADV_DONTFORK) < 0) {
 			ucow_warn("pin", "MADV_DONTFORK %#lx-%#lx: %s: the child shares it copy-on-write",
 				  (unsigned long)c->start, (unsigned long)c->end, strerror(errno));
 			c->end = c->start;
 		}
 		ucow_stat_add(UCOW_ST_PIN_FORK_COPIED, (c->end - c->start) / UCOW_PAGE_SIZE);
 	}
+	if (mem >= 0)
+		close(mem);
 	return;
 drop:
 	for (size_t i = 0; i < fk.n; i++)
@@ -1107,6 +1140,8 @@ static void fork_done(void)
 
 void pin_fork_parent(void)
 {
+	if (!fk_locked)
+		return;
 	for (size_t i = 0; i < fk.n; i++) {
 		struct copy_piece *c = &fk.pieces[i];
 
@@ -1114,15 +1149,16 @@ void pin_fork_parent(void)
 			sys_madvise((void *)c->start, c->end - c->start, MADV_DOFORK);
 	}
 	fork_done();
-	if (fk.locked) {
-		fk.locked = false;
-		table_unlock(&fk.old);
-	}
+	fk_locked = false;
+	table_unlock(&fk.old);
 }
 
 void pin_fork_child_map(void)
 {
 	pthread_mutex_init(&table.lock, NULL);
+	/* A writer of another thread may have been between write_begin and write_end: an odd
+	 * sequence left here would make every later lock-free look give up. */
+	atomic_store_explicit(&table.seq, 0, memory_order_relaxed);
 	/* Pins are not inherited, like mlock: the child's pages are its own copies. ucow's
 	 * ring is the parent's as well; closing it here leaves the parent's pins alone. */
 	if (kring.fd >= 0)
@@ -1130,7 +1166,7 @@ void pin_fork_child_map(void)
 	kring.fd = -1;
 	kring.failed = false;
 	memset(kring.used, 0, sizeof(kring.used));
-	for (size_t i = 0; i < fk.n; i++) {
+	for (size_t i = 0; fk_locked && i < fk.n; i++) {
 		struct copy_piece *c = &fk.pieces[i];
 		void *p;
 
@@ -1152,7 +1188,7 @@ void pin_fork_child_map(void)
 
 void pin_fork_child_fill(void)
 {
-	for (size_t i = 0; i < fk.n; i++) {
+	for (size_t i = 0; fk_locked && i < fk.n; i++) {
 		struct copy_piece *c = &fk.pieces[i];
 
 		if (c->end <= c->start)
@@ -1160,15 +1196,21 @@ void pin_fork_child_fill(void)
 		/* Write faults on a managed file's holes reach the child's handler, which
 		 * fills them privately: the file itself is never written. */
 		memcpy((void *)c->start, fk.snapshot + c->at, c->end - c->start);
-		if (!(c->prot & PROT_WRITE))
+	}
+	/* Only once every piece is filled: overlapping pins give pieces that overlap. */
+	for (size_t i = 0; fk_locked && i < fk.n; i++) {
+		struct copy_piece *c = &fk.pieces[i];
+
+		if (c->end > c->start && !(c->prot & PROT_WRITE))
 			sys_mprotect((void *)c->start, c->end - c->start, c->prot);
 	}
-	fork_done();
+	if (fk_locked)
+		fork_done();
 	write_begin();
 	atomic_store_explicit(&table.n, 0, memory_order_release);
 	write_end();
-	if (fk.locked) {
-		fk.locked = false;
+	if (fk_locked) {
+		fk_locked = false;
 		pthread_sigmask(SIG_SETMASK, &fk.old, NULL);
 	}
 }

@@ -40,6 +40,7 @@ void pin_unshare_iov(const struct iovec *iov, unsigned int nr);
  */
 #define PIN_RING_REGISTERED 0x40000000
 #define PIN_SLOT_PBUF 0x80000000u	/* slot of a provided-buffer ring: PIN_SLOT_PBUF | bgid */
+#define PIN_REGISTER_CLONE_BUFFERS 30	/* IORING_REGISTER_CLONE_BUFFERS (6.12) */
 void pin_ring_learn(int ring, unsigned int first, const struct iovec *iov, unsigned int nr,
 		    enum pin_source src, bool fresh);
 void pin_ring_forget(int ring, unsigned int first, unsigned int nr);

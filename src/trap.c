@@ -44,13 +44,13 @@ __thread int trap_in_liburing __attribute__((tls_model("initial-exec")));
 static atomic_int state;		/* TRAP_OFF until arming was tried */
 static atomic_flag arming = ATOMIC_FLAG_INIT;
 static struct sigaction previous;
-static bool handler_installed;
+static atomic_bool handler_installed;
 
 /* The register operations that pin or unpin buffers (CLONE_BUFFERS: 6.12). */
 static const unsigned int trapped_ops[] = {
 	IORING_REGISTER_BUFFERS, IORING_UNREGISTER_BUFFERS, IORING_REGISTER_BUFFERS2,
 	IORING_REGISTER_BUFFERS_UPDATE, IORING_REGISTER_PBUF_RING, IORING_UNREGISTER_PBUF_RING,
-	30,
+	PIN_REGISTER_CLONE_BUFFERS,
 };
 
 long trap_io_uring_register(int fd, unsigned int opcode, void *arg, unsigned int nr)
@@ -76,6 +76,9 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 		previous.sa_handler(sig);
 		return;
 	}
+	/* An ignored SIGSYS stays ignored, unless a filter forced it (the kernel kills then). */
+	if (previous.sa_handler == SIG_IGN && si->si_code != SYS_SECCOMP)
+		return;
 	signal(SIGSYS, SIG_DFL);
 	raise(SIGSYS);
 }
@@ -212,6 +215,11 @@ void trap_init(void)
 	/* A filter left by an image before exec traps this one's calls from the start. */
 	if (ucow_cfg.seccomp && pins_active() && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
 		install_handler();
+}
+
+bool trap_may_signal(void)
+{
+	return handler_installed;
 }
 
 const char *trap_state(void)

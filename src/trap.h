@@ -3,6 +3,8 @@
 #ifndef UCOW_TRAP_H
 #define UCOW_TRAP_H
 
+#include <stdbool.h>
+
 /*
  * io_uring_register(2) as ucow makes it: never trapped (its fifth argument carries ucow's
  * mark, which the filter lets through). Returns the result, or -errno.
@@ -15,6 +17,9 @@ void trap_arm(void);
 
 /* At start-up: with UCOW_SECCOMP=on, a filter inherited across exec is served at once. */
 void trap_init(void);
+
+/* Whether ucow's SIGSYS handler is installed: a filter may trap this process's calls. */
+bool trap_may_signal(void);
 
 /* "off", "waiting" (no managed region yet), "armed", "refused" or "failed". */
 const char *trap_state(void);

@@ -4,6 +4,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <liburing.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "pin.h"
@@ -45,13 +48,27 @@ static long make_call(void *ctx, int fd, unsigned int opcode, void *arg, unsigne
 
 static int learn(struct call *c, int fd, unsigned int opcode, void *arg, unsigned int nr)
 {
+	sigset_t sys, old;
+	bool unblocked = false;
 	long ret;
 
 	if (!c->fn)
 		return -ENOSYS;
+	/*
+	 * liburing's own system call may meet ucow's trap: in a thread that blocks SIGSYS the
+	 * kernel would force the default action (death) instead of running ucow's handler.
+	 */
+	if (trap_may_signal()) {
+		sigemptyset(&sys);
+		sigaddset(&sys, SIGSYS);
+		unblocked = pthread_sigmask(SIG_UNBLOCK, &sys, &old) == 0 &&
+			    sigismember(&old, SIGSYS) == 1;
+	}
 	trap_in_liburing++;
 	ret = pin_io_uring_register(fd, opcode, arg, nr, make_call, c, PIN_LIBURING);
 	trap_in_liburing--;
+	if (unblocked)
+		pthread_sigmask(SIG_BLOCK, &sys, NULL);
 	return (int)ret;
 }
 

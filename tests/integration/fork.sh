@@ -21,4 +21,12 @@ for args in "-t 3" "-t 0" "-t 3 -g 5" "-t 8 -s 32M"; do
 	done
 done
 equal "fork-check -g 5" "kernel's exit status" "$(run k "$PROGS/fork-check" -g 5; rc_of k)" 5
+
+# The program's own atfork handlers read untouched pattern memory (refpages under ucow): the
+# prepare handler must not hang against ucow's fork, the child handler must see the pattern.
+run k "$PROGS/atfork-touch"
+equal "atfork-touch (kernel)" "exit status" "$(rc_of k)" 0
+run_ucow u "$PROGS/atfork-touch"
+same_output "atfork-touch (refpages)" k u
+no_stderr "atfork-touch (refpages)" u
 finish

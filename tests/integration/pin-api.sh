@@ -58,6 +58,11 @@ for kind in anon memfd refpage memset; do
 	no_stderr "$c" u
 	equal "$c" "pins known at exit" "$(json u pins known)" 0
 
+	c="$kind ucow_pin API, io_uring blocked"
+	stats_run u "$PROGS/seccomp-run" --no-io-uring -- "$PROGS/pin-cow" $kind api
+	equal "$c" "exit status" "$(rc_of u)" 0
+	no_stderr "$c" u
+
 	c="$kind without a pin (control)"
 	run k "$PROGS/pin-cow" $kind nopin
 	run_ucow u UCOW_LAZY_MEMSET=on "$PROGS/pin-cow" $kind nopin

@@ -52,6 +52,13 @@ for kind in $kinds; do
 	equal "$kind fork, trap on" "exit status" "$(rc_of u)" 0
 	equal "$kind fork, trap on" "liburing pins known" "$(json u pins liburing)" 1
 	equal "$kind fork, trap on" "raw pins known" "$(json u pins raw)" 0
+	# A thread that blocks SIGSYS registers through liburing: not killed by the trap.
+	c="$kind liburing register with signals blocked, trap on"
+	run k "$PROGS/pin-cow" $kind sigblock
+	stats_run u UCOW_SECCOMP=on "$PROGS/pin-cow" $kind sigblock
+	same_output "$c" k u
+	equal "$c" "exit status" "$(rc_of u)" 0
+	equal "$c" "liburing pins known" "$(json u pins liburing)" 1
 done
 
 # Exec from a managed process that holds a registered buffer: each image's output and exit

@@ -20,6 +20,8 @@
  *     api            ucow_pin's errors and unpinning part of a pin (needs ucow: else 77)
  *     raw            fixed buffer registered with a raw io_uring_register system call,
  *                    kept until exit
+ *     sigblock       fixed buffer registered through liburing with every signal blocked
+ *                    (a worker thread's usual mask), then READ_FIXED into it
  *     exec PROG ARGS a registered buffer, then execv(PROG, ARGS)
  * Prints one line per check ("name: yes|no"), "mem: ..." lines that may differ between
  * runs. Exit: 0 all checks as expected, 1 a check failed, 2 setup, 77 io_uring unavailable.
@@ -28,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -477,6 +480,9 @@ static int scenario_api(void)
 	/* The middle goes; the rest stays pinned: after a fork, the parent's writes there stay
 	 * its own and the child keeps its fork-time bytes everywhere. */
 	check("ucow_unpin of the middle succeeds", unpin(buf + PAGE * 4, PAGE * 8) == 0, true);
+	/* A pinned page the program made unreadable goes through fork as well. */
+	if (mprotect(buf + PAGE * 2, PAGE, PROT_NONE) < 0)
+		die("mprotect");
 	if (pipe(to_child) < 0)
 		die("pipe");
 	pid = fork();
@@ -484,8 +490,12 @@ static int scenario_api(void)
 		die("fork");
 	if (pid == 0) {
 		recv_byte(to_child[0]);
+		if (mprotect(buf + PAGE * 2, PAGE, PROT_READ) < 0)
+			_exit(2);
 		_exit(holds(buf, 0, SIZE, model) ? 0 : 1);
 	}
+	if (mprotect(buf + PAGE * 2, PAGE, PROT_READ | PROT_WRITE) < 0)
+		die("mprotect");
 	memset(buf, 'P', SIZE);
 	send_byte(to_child[1], 'w');
 	check("child has fork-time bytes", wait_child(pid) == 0, true);
@@ -507,6 +517,20 @@ static int scenario_raw(void)
 	check("READ_FIXED into a raw-registered buffer", fixed_io(in, false) &&
 	      all(buf, SIZE, 'R'), true);
 	return failures ? 1 : 0;	/* the ring and its buffer stay until exit */
+}
+
+static int scenario_sigblock(void)
+{
+	int in = file_of('B');
+	sigset_t every;
+
+	sigfillset(&every);
+	sigprocmask(SIG_BLOCK, &every, NULL);
+	ring_setup();
+	register_buffer();
+	check("READ_FIXED with every signal blocked", fixed_io(in, false) && all(buf, SIZE, 'B'),
+	      true);
+	return failures ? 1 : 0;
 }
 
 static int scenario_exec(char **argv)
@@ -544,6 +568,8 @@ int main(int argc, char **argv)
 		return scenario_api();
 	if (!strcmp(argv[2], "raw"))
 		return scenario_raw();
+	if (!strcmp(argv[2], "sigblock"))
+		return scenario_sigblock();
 	if (!strcmp(argv[2], "exec") && argc > 3)
 		return scenario_exec(argv + 3);
 	fprintf(stderr, "pin-cow: unknown scenario '%s'\n", argv[2]);
