@@ -2,6 +2,7 @@
  * own syscall instruction, and some programs do too: only a filter sees those buffer
  * registrations. The filter raises SIGSYS for them; ucow's handler makes the call itself
  * (unsharing the buffers first) and learns the pins. */
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/capability.h>
 #include <linux/io_uring.h>
@@ -145,30 +146,61 @@ static bool has_cap_sys_admin(void)
 	return data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32));
 }
 
+/* libseccomp, opened only when a trap is armed: a program that never arms one never loads it. */
+static struct {
+	scmp_filter_ctx (*init)(uint32_t def_action);
+	int (*attr_set)(scmp_filter_ctx ctx, enum scmp_filter_attr attr, uint32_t value);
+	int (*rule_add)(scmp_filter_ctx ctx, uint32_t action, int syscall, unsigned int arg_cnt, ...);
+	int (*load)(scmp_filter_ctx ctx);
+	void (*release)(scmp_filter_ctx ctx);
+} scmp;
+
+static int open_libseccomp(void)
+{
+	void *lib = dlopen("libseccomp.so.2", RTLD_NOW | RTLD_LOCAL);
+
+	if (!lib)
+		return -ELIBACC;	/* "cannot access a needed shared library" */
+	scmp.init = (scmp_filter_ctx (*)(uint32_t))dlsym(lib, "seccomp_init");
+	scmp.attr_set = (int (*)(scmp_filter_ctx, enum scmp_filter_attr, uint32_t))
+			dlsym(lib, "seccomp_attr_set");
+	scmp.rule_add = (int (*)(scmp_filter_ctx, uint32_t, int, unsigned int, ...))
+			dlsym(lib, "seccomp_rule_add");
+	scmp.load = (int (*)(scmp_filter_ctx))dlsym(lib, "seccomp_load");
+	scmp.release = (void (*)(scmp_filter_ctx))dlsym(lib, "seccomp_release");
+	if (!scmp.init || !scmp.attr_set || !scmp.rule_add || !scmp.load || !scmp.release)
+		return -ELIBACC;	/* "cannot access a needed shared library" */
+	return 0;
+}
+
 /*
  * Traps io_uring_register buffer operations not carrying ucow's mark; everything else,
  * other architectures' calls included, is allowed. Applies to every thread.
  */
 static int load_filter(void)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	int ret = 0;
+	scmp_filter_ctx ctx;
+	int ret = open_libseccomp();
+
+	if (ret < 0)
+		return ret;
+	ctx = scmp.init(SCMP_ACT_ALLOW);
 
 	if (!ctx)
 		return -ENOMEM;
 	/* Without CAP_SYS_ADMIN the kernel wants no_new_privs, which the caller checked. */
-	ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
+	ret = scmp.attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (ret == 0)
-		ret = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+		ret = scmp.attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (ret == 0)
-		ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
+		ret = scmp.attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ALLOW);
 	for (size_t i = 0; ret == 0 && i < sizeof(trapped_ops) / sizeof(trapped_ops[0]); i++)
-		ret = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(io_uring_register), 2,
+		ret = scmp.rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(io_uring_register), 2,
 				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0x7fffffffu, trapped_ops[i]),
 				       SCMP_A4(SCMP_CMP_NE, TRAP_MARK));
 	if (ret == 0)
-		ret = seccomp_load(ctx);
-	seccomp_release(ctx);
+		ret = scmp.load(ctx);
+	scmp.release(ctx);
 	return ret;
 }
 
