@@ -163,6 +163,9 @@ static int register_range(uintptr_t start, uintptr_t end)
 	return ret;
 }
 
+/* Numbers the regions engine_manage makes (region.birth). */
+static atomic_uint_fast64_t births;
+
 int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy, int fd,
 		  uint64_t offset, uint64_t data, int prot)
 {
@@ -173,6 +176,7 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 		.offset = offset,
 		.data = data,
 		.prot = prot,
+		.birth = atomic_fetch_add(&births, 1) + 1,
 	};
 	int ret;
 
@@ -191,10 +195,20 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	/*
 	 * Events the kernel delivered for this address before the mmap returned come first.
 	 * Another thread's munmap of this address that the kernel has done but not yet queued
-	 * (it queues after dropping mmap_lock) may still arrive after this insert: the handler
-	 * checks that a range is really unmapped before it forgets it.
+	 * (it queues after dropping mmap_lock) may still arrive later: the handler forgets
+	 * only pieces whose range is not registered, so the range is registered before it is
+	 * recorded (nothing faults in it before this mmap has returned).
 	 */
 	handler_barrier();
+	ret = register_range(r.start, r.end);
+	if (ret < 0) {
+		if (r.src)
+			source_put(r.src);
+		ucow_stat_add(UCOW_ST_REGISTER_FAILED, 1);
+		ucow_info(policy->name, "cannot register %#lx-%#lx with userfaultfd: %s; left to the kernel",
+			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
+		return ret;
+	}
 	ret = registry_insert(&ucow_registry, &r);
 	if (ret == -EEXIST) {
 		/* A range the kernel has unmapped but whose event is not applied yet. */
@@ -204,15 +218,8 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	if (r.src)
 		source_put(r.src);
 	if (ret < 0) {
+		uffd_unregister(engine.uffd, r.start, r.end - r.start);
 		ucow_info(policy->name, "cannot record %#lx-%#lx: %s; left to the kernel",
-			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
-		return ret;
-	}
-	ret = register_range(r.start, r.end);
-	if (ret < 0) {
-		registry_remove(&ucow_registry, r.start, r.end);
-		ucow_stat_add(UCOW_ST_REGISTER_FAILED, 1);
-		ucow_info(policy->name, "cannot register %#lx-%#lx with userfaultfd: %s; left to the kernel",
 			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
 		return ret;
 	}
@@ -238,7 +245,7 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 struct pieces {
 	size_t n;
 	uintptr_t resume;	/* the first region left for the next batch, or 0 */
-	struct { uintptr_t start, end; } v[UNMAP_PIECES];
+	struct { uintptr_t start, end; uint64_t birth; } v[UNMAP_PIECES];
 };
 
 static void collect_piece(const struct ucow_region *r, void *arg)
@@ -252,30 +259,52 @@ static void collect_piece(const struct ucow_region *r, void *arg)
 	}
 	p->v[p->n].start = r->start;
 	p->v[p->n].end = r->end;
+	p->v[p->n].birth = r->birth;
 	p->n++;
 }
 
 /*
- * The kernel queues an unmap event after it lets go of the address space, so another thread
- * may already have mapped the range again and had ucow manage it: a region is forgotten only
- * if its range is really gone (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped
- * pages). A range mapped again without ucow keeps a stale entry, which is harmless: its new
- * mapping is not registered, so no fault of it reaches ucow.
+ * Whether a region piece still stands for a live managed mapping. @registered asks the
+ * userfaultfd (a range mapped again without ucow is not registered); otherwise only whether
+ * anything is mapped there (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped pages).
  */
-void engine_forget_unmapped(uintptr_t start, uintptr_t end)
+static bool piece_alive(uintptr_t start, uintptr_t end, bool registered)
+{
+	int ret = -EAGAIN;
+
+	if (!registered || engine.uffd < 0)
+		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
+	for (int tries = 0; ret == -EAGAIN && tries < 100; tries++)
+		ret = uffd_registered(engine.uffd, start);
+	return ret != 0;	/* in doubt, keep it: a stale entry costs less than a lost one */
+}
+
+static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
 {
 	while (start < end) {
 		struct pieces p = { .n = 0 };
 
 		registry_foreach(&ucow_registry, start, end, collect_piece, &p);
 		for (size_t i = 0; i < p.n; i++)
-			if (msync((void *)p.v[i].start, p.v[i].end - p.v[i].start, MS_ASYNC) < 0 &&
-			    errno == ENOMEM)
-				registry_remove(&ucow_registry, p.v[i].start, p.v[i].end);
+			/* By birth: the range may have been managed again since it was looked at. */
+			if (!piece_alive(p.v[i].start, p.v[i].end, registered))
+				registry_remove_birth(&ucow_registry, p.v[i].start, p.v[i].end,
+						      p.v[i].birth);
 		if (!p.resume)
 			break;
 		start = p.resume;
 	}
+}
+
+/*
+ * The kernel queues an unmap event after it lets go of the address space, so another thread
+ * may already have mapped the range again, with ucow or without. A region piece is kept
+ * only if its range is registered with ucow's userfaultfd: then it is a new region, which
+ * never merges with what was there before (region.birth).
+ */
+void engine_forget_unmapped(uintptr_t start, uintptr_t end)
+{
+	forget_dead(start, end, true);
 }
 
 static void account_one(const struct ucow_region *r, void *arg)
@@ -367,6 +396,11 @@ int ucow_answer_wake(uintptr_t dst, size_t len)
 
 void engine_fork_prepare(void)
 {
+	/*
+	 * Entries whose mapping went behind ucow's back (unmapped and mapped again by glibc's
+	 * own calls, the event not applied yet) would be registered again in the child.
+	 */
+	engine_forget_unmapped(0, UINTPTR_MAX);
 	pthread_mutex_lock(&engine.lock);
 	pthread_rwlock_wrlock(&ucow_registry.lock);
 }
@@ -411,7 +445,7 @@ void engine_fork_child(void)
 		return;
 	}
 	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
-	engine_forget_unmapped(0, UINTPTR_MAX);
+	forget_dead(0, UINTPTR_MAX, false);
 	registry_foreach(&ucow_registry, 0, UINTPTR_MAX, reregister, &failed);
 	if (failed)
 		ucow_warn("fork", "%d managed range(s) could not be registered again in the child",

@@ -98,7 +98,7 @@ static void split_at(struct ucow_registry *reg, uintptr_t addr)
 static bool mergeable(const struct ucow_region *a, const struct ucow_region *b)
 {
 	return a->end == b->start && a->policy == b->policy && a->src == b->src &&
-	       a->data == b->data && a->prot == b->prot &&
+	       a->data == b->data && a->prot == b->prot && a->birth == b->birth &&
 	       a->offset + (a->end - a->start) == b->offset;
 }
 
@@ -185,6 +185,32 @@ size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end
 		return 0;
 	pthread_rwlock_wrlock(&reg->lock);
 	pages = remove_locked(reg, start, end);
+	publish(reg);
+	pthread_rwlock_unlock(&reg->lock);
+	return pages;
+}
+
+size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+			     uint64_t birth)
+{
+	size_t pages = 0;
+
+	if (!registry_may_overlap(reg, start, end))
+		return 0;
+	pthread_rwlock_wrlock(&reg->lock);
+	while (start < end) {
+		size_t i = first_after(reg, start);
+		uintptr_t lo, hi;
+
+		while (i < reg->n && reg->v[i].start < end && reg->v[i].birth != birth)
+			i++;
+		if (i == reg->n || reg->v[i].start >= end)
+			break;
+		lo = reg->v[i].start > start ? reg->v[i].start : start;
+		hi = reg->v[i].end < end ? reg->v[i].end : end;
+		pages += remove_locked(reg, lo, hi);
+		start = hi;
+	}
 	publish(reg);
 	pthread_rwlock_unlock(&reg->lock);
 	return pages;

@@ -19,6 +19,8 @@ struct ucow_region {
 	struct ucow_source *src;	/* a reference is held per region; NULL if none */
 	uint64_t offset;		/* position of @start in @src (file offset) */
 	uint64_t data;			/* the policy's own word (mode, pattern id, value...) */
+	uint64_t birth;			/* the engine_manage call that made it: pieces of one
+					 * mapping merge back, two mappings never do */
 	int prot;
 };
 
@@ -54,6 +56,9 @@ static inline bool registry_may_overlap(struct ucow_registry *reg, uintptr_t sta
 int registry_insert(struct ucow_registry *reg, const struct ucow_region *r);
 /* Removes [start,end) from every region it touches, splitting them; returns pages removed. */
 size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end);
+/* The same, only for the parts of [start,end) that belong to regions of @birth. */
+size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+			     uint64_t birth);
 /* Sets the protection of [start,end) where it is managed, splitting regions. */
 int registry_protect(struct ucow_registry *reg, uintptr_t start, uintptr_t end, int prot);
 /*

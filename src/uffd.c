@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "sys.h"
 #include "uffd.h"
 
 const struct ucow_uffd_feature ucow_uffd_features[] = {
@@ -204,6 +205,33 @@ long uffd_poison(int fd, uintptr_t dst, size_t len)
 	if (poison.updated > 0)
 		return poison.updated;
 	return poison.updated < 0 ? poison.updated : -errno;
+}
+
+int uffd_registered(int fd, uintptr_t addr)
+{
+	/*
+	 * A copy that asks for write protection where none was registered fails with EINVAL
+	 * once the range is found registered, and with ENOENT when it is not; either way
+	 * before anything is copied.
+	 */
+	struct uffdio_copy copy = {
+		.dst = addr,
+		.src = addr,
+		.len = UCOW_PAGE_SIZE,
+		.mode = UFFDIO_COPY_MODE_WP | UFFDIO_COPY_MODE_DONTWAKE,
+	};
+
+	if (ioctl(fd, UFFDIO_COPY, &copy) == 0)
+		return 1;	/* not reached while ucow registers missing faults only */
+	switch (errno) {
+	case EINVAL:
+	case EEXIST:
+		return 1;
+	case ENOENT:
+		return 0;
+	default:
+		return -errno;
+	}
 }
 
 int uffd_wake(int fd, uintptr_t start, size_t len)

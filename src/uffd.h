@@ -74,5 +74,10 @@ long uffd_copy(int fd, uintptr_t dst, const void *src, size_t len, bool wake);
 long uffd_zeropage(int fd, uintptr_t dst, size_t len, bool wake);
 long uffd_poison(int fd, uintptr_t dst, size_t len);
 int uffd_wake(int fd, uintptr_t start, size_t len);
+/*
+ * Whether the page at @addr lies in a range registered with @fd (for missing faults only,
+ * as ucow registers): 1 yes, 0 no, -EAGAIN while the address space changes. Changes nothing.
+ */
+int uffd_registered(int fd, uintptr_t addr);
 
 #endif

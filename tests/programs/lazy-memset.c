@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -673,6 +674,37 @@ static void case_hugepage(void)
 	munmap(raw, len + (2 << 20));
 }
 
+/* Advice after the memset: MADV_WIPEONFORK gives the child zeroes, MADV_DONTFORK nothing,
+ * MADV_HUGEPAGE keeps the bytes; the parent keeps its value everywhere. */
+static void case_advice_after(void)
+{
+	unsigned char *p = get(size), *w = p, *d = p + size / 4, *h = p + size / 2;
+	size_t q = size / 4;
+	pid_t pid;
+	int status;
+
+	if (src != SRC_MMAP)
+		return;
+	memset(p, A, size);
+	if (madvise(w, q, MADV_WIPEONFORK) < 0 || madvise(d, q, MADV_DONTFORK) < 0 ||
+	    madvise(h, q, MADV_HUGEPAGE) < 0)
+		die("madvise");
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		failures = 0;
+		expect(w, 0, q, 0, "child, MADV_WIPEONFORK");
+		expect(h, 0, 2 * q, A, "child, MADV_HUGEPAGE and after");
+		fflush(stdout);
+		_exit(failures ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		fail("child failed");
+	expect(p, 0, size, A, "parent");
+	put(p, size);
+}
+
 /* Memory that is not private anonymous is written as the kernel would. */
 static void case_not_anonymous(void)
 {
@@ -696,6 +728,53 @@ static void case_not_anonymous(void)
 	munmap(f, size);
 	munmap(check, size);
 	close(fd);
+}
+
+/*
+ * Unmapped and mapped again with raw system calls (as a libc-internal munmap and mmap would
+ * be): the new mapping is fresh memory, zero in this process and in a fork child. Many times,
+ * because the unmap notice reaches ucow's handler a little after the call returns.
+ */
+static void case_remap_fork(void)
+{
+	size_t n = size / 4 & ~(PAGE - 1);
+
+	if (src != SRC_MMAP)
+		return;
+	for (int i = 0; i < 100; i++) {
+		unsigned char *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+		pid_t pid;
+		int status;
+
+		if (p == MAP_FAILED)
+			die("mmap");
+		memset(p, A, n);
+		syscall(SYS_munmap, p, n);
+		q = (unsigned char *)syscall(SYS_mmap, p, n, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (q == MAP_FAILED)
+			continue;
+		if (q != p) {
+			munmap(q, n);
+			continue;
+		}
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0)
+			_exit(q[n / 2] != 0 || q[PAGE] != 0);
+		if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0) {
+			fail("round %d: a fork child reads old bytes in a new mapping", i);
+			munmap(q, n);
+			break;
+		}
+		if (!expect(q, 0, n, 0, "a new mapping at the old address")) {
+			munmap(q, n);
+			break;
+		}
+		munmap(q, n);
+	}
 }
 
 struct test {
@@ -728,6 +807,8 @@ static const struct test tests[] = {
 	{ "signal", case_signal },
 	{ "hugepage", case_hugepage },
 	{ "not-anonymous", case_not_anonymous },
+	{ "advice-after", case_advice_after },
+	{ "remap-fork", case_remap_fork },
 };
 
 /* Cases that need a mapping of their own: with malloc they would unmap its chunk. */
@@ -745,7 +826,8 @@ static void run(const struct test *t)
 		return;
 	if (src == SRC_MMAP && (t->fn == case_realloc || t->fn == case_calloc))
 		return;
-	if (t->fn == case_hugepage || t->fn == case_not_anonymous) {
+	if (t->fn == case_hugepage || t->fn == case_not_anonymous || t->fn == case_remap_fork ||
+	    t->fn == case_advice_after) {
 		if (src != SRC_MMAP)
 			return;
 	}

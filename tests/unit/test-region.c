@@ -388,6 +388,34 @@ static void test_foreach_clips(void)
 	CU_ASSERT_EQUAL(got[0].data, 0);
 }
 
+/* Two mappings side by side never merge, and removing by birth leaves the other alone. */
+static void test_births(void)
+{
+	struct ucow_region r = { .policy = &policies[0], .prot = PROT_READ, .birth = 1 };
+	struct ucow_region got;
+
+	reset(1);
+	r.start = ADDR(10);
+	r.end = ADDR(20);
+	r.offset = 0;
+	CU_ASSERT_EQUAL(registry_insert(&reg, &r), 0);
+	r.start = ADDR(20);
+	r.end = ADDR(30);
+	r.offset = 10 * PAGE;
+	r.birth = 2;
+	CU_ASSERT_EQUAL(registry_insert(&reg, &r), 0);
+	CU_ASSERT_EQUAL(registry_count(&reg), 2);
+	CU_ASSERT_EQUAL(registry_remove_birth(&reg, ADDR(15), ADDR(25), 1), 5);
+	CU_ASSERT_TRUE(registry_lookup(&reg, ADDR(12), &got, false));
+	CU_ASSERT_EQUAL(got.end, ADDR(15));
+	CU_ASSERT_FALSE(registry_lookup(&reg, ADDR(17), &got, false));
+	CU_ASSERT_TRUE(registry_lookup(&reg, ADDR(22), &got, false));
+	CU_ASSERT_EQUAL(got.start, ADDR(20));
+	CU_ASSERT_EQUAL(got.birth, 2);
+	CU_ASSERT_EQUAL(registry_remove_birth(&reg, ADDR(0), ADDR(40), 3), 0);
+	CU_ASSERT_EQUAL(registry_count(&reg), 2);
+}
+
 static void test_edge_cases(void)
 {
 	struct ucow_region r = { .policy = &policies[1], .prot = PROT_READ | PROT_WRITE };
@@ -469,6 +497,7 @@ int main(void)
 	} tests[] = {
 		{ "edge cases", test_edge_cases },
 		{ "foreach clips to the range", test_foreach_clips },
+		{ "births keep mappings apart", test_births },
 		{ "random insert/remove", test_insert_remove },
 		{ "random insert/remove/protect", test_protect },
 		{ "random insert/remove/move", test_move },
