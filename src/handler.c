@@ -281,8 +281,9 @@ static void *handler_main(void *arg)
 			break;
 		}
 		enter_busy();
-		served = false;
 		ret = read_messages();
+		/* Any message: a program that unmaps managed memory often maps and faults next. */
+		served = ret > 0;
 		if (ret < 0) {
 			ucow_error("handler", "reading userfaultfd: %s", strerror(-ret));
 			enter_idle();
@@ -293,7 +294,6 @@ static void *handler_main(void *arg)
 			struct uffd_msg msg = h.queue[h.head++ % QUEUE_SLOTS];
 
 			resolve(&msg);
-			served = true;
 		}
 	}
 	h.running = false;

@@ -7,13 +7,13 @@
 #include "window.h"
 
 #define STREAMS 4
-#define GROWTH 4	/* a stream's window grows this many times per sequential fault */
+#define GROWTH 2	/* a stream's window grows this many times per sequential fault */
 /*
  * Faults on consecutive pages before a window grows. Scattered faults line up by chance (a
- * random page order gives pairs often), and a window filled on a guess costs memory the
- * kernel would not spend: with four streams, three chance hits in a row are rare enough.
+ * random page order gives pairs often), so one is not enough; a chance pair costs one page
+ * filled early, as windows start at two pages and double.
  */
-#define CONFIRM 3
+#define CONFIRM 2
 
 struct stream {
 	uintptr_t last;		/* where the stream's last window began: its last fault */

@@ -24,7 +24,7 @@ static const char run_usage[] =
 	"Run COMMAND with libucow.so preloaded, so that its memory is managed by ucow.\n"
 	"\n"
 	"  --shmem-holes=MODE   MAP_PRIVATE tmpfs/memfd holes: zero (default), write or off\n"
-	"  --lazy-memset[=on|off]  defer large memsets of untouched memory (reserved)\n"
+	"  --lazy-memset[=on|off]  defer large memsets of untouched memory (default off)\n"
 	"  --fault-around=SIZE  largest window filled on one fault, e.g. 64K or 2M; 0 = one page\n"
 	"  --stats              print a summary of what ucow did when COMMAND exits\n"
 	"  --stats=PATH         append one JSON line per process to PATH (or stderr)\n"

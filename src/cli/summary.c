@@ -213,13 +213,6 @@ static uint64_t as_count(const struct json_scalar *v)
 	return v->kind == JSON_NUMBER && v->num > 0 ? (uint64_t)v->num : 0;
 }
 
-static const char *leaf(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	return dot ? dot + 1 : path;
-}
-
 struct stats_line {
 	struct ucow_stats_total sum;	/* this line alone */
 	bool has_pid;
@@ -247,6 +240,21 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 		COUNTER("shmem_holes.pages_filled_private", pages_filled_private),
 		COUNTER("shmem_holes.pagecache_pages_avoided", pagecache_pages_avoided),
 		COUNTER("shmem_holes.pagecache_pages_filled", pagecache_pages_filled),
+		COUNTER("shmem_holes.bytes_saved", shmem_bytes_saved),
+		COUNTER("refpage.regions", refpage_regions),
+		COUNTER("refpage.faults_read", refpage_faults),
+		COUNTER("refpage.faults_write", refpage_faults),
+		COUNTER("refpage.pages_filled", refpage_pages_filled),
+		COUNTER("refpage.bytes_filled_eagerly", refpage_eager_bytes),
+		COUNTER("lazy_memset.deferred_calls", lazy_deferred_calls),
+		COUNTER("lazy_memset.pages_deferred", lazy_pages_deferred),
+		COUNTER("lazy_memset.pages_touched", lazy_pages_touched),
+		COUNTER("lazy_memset.bytes_saved", lazy_bytes_saved),
+		COUNTER("pins.known", pins_known),
+		COUNTER("pins.liburing", pins_liburing),
+		COUNTER("pins.raw", pins_raw),
+		COUNTER("pins.api", pins_api),
+		COUNTER("pins.fork_copied_pages", pins_fork_copied_pages),
 #undef COUNTER
 	};
 
@@ -270,9 +278,6 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 		snprintf(t->shmem_mode, sizeof(t->shmem_mode), "%s", v->str);
 	} else if (strcmp(path, "shmem_holes.private_bytes") == 0) {
 		t->private_bytes += as_count(v);
-	} else if (strchr(path, '.') && strcmp(leaf(path), "bytes_saved") == 0) {
-		/* Every policy reports what it saved under its own object. */
-		t->bytes_saved += as_count(v);
 	} else {
 		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 			if (strcmp(path, counters[i].path) == 0)
@@ -314,8 +319,21 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 	t->pages_filled_private += s->pages_filled_private;
 	t->pagecache_pages_avoided += s->pagecache_pages_avoided;
 	t->pagecache_pages_filled += s->pagecache_pages_filled;
-	t->bytes_saved += s->bytes_saved;
 	t->private_bytes += s->private_bytes;
+	t->shmem_bytes_saved += s->shmem_bytes_saved;
+	t->refpage_regions += s->refpage_regions;
+	t->refpage_faults += s->refpage_faults;
+	t->refpage_pages_filled += s->refpage_pages_filled;
+	t->refpage_eager_bytes += s->refpage_eager_bytes;
+	t->lazy_deferred_calls += s->lazy_deferred_calls;
+	t->lazy_pages_deferred += s->lazy_pages_deferred;
+	t->lazy_pages_touched += s->lazy_pages_touched;
+	t->lazy_bytes_saved += s->lazy_bytes_saved;
+	t->pins_known += s->pins_known;
+	t->pins_liburing += s->pins_liburing;
+	t->pins_raw += s->pins_raw;
+	t->pins_api += s->pins_api;
+	t->pins_fork_copied_pages += s->pins_fork_copied_pages;
 }
 
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
@@ -413,7 +431,8 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 				"opened ('ucow features' says why and how to fix it)\n");
 		else
 			fprintf(out, "ucow: stats: no memory was managed (ucow manages MAP_PRIVATE "
-				"mappings of tmpfs and memfd files; see man 7 ucow)\n");
+				"mappings of tmpfs and memfd files, reference pages and, with "
+				"UCOW_LAZY_MEMSET=on, large memsets; see man 7 ucow)\n");
 		return;
 	}
 	fprintf(out, "ucow: stats: %" PRIu64 " %s managed, %" PRIu64 " %s resolved\n",
@@ -427,20 +446,41 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 			t->shmem_faults_read, plural(t->shmem_faults_read, "read", "reads"),
 			t->pages_zero_mapped, plural(t->pages_zero_mapped, "page", "pages"),
 			t->pages_filled_private);
+	if (t->refpage_regions || t->refpage_faults)
+		fprintf(out, "ucow: stats: reference pages: %" PRIu64 " %s, %" PRIu64 " %s, %" PRIu64
+			" pages filled on first touch, %s filled when mapped (no userfaultfd)\n",
+			t->refpage_regions, plural(t->refpage_regions, "region", "regions"),
+			t->refpage_faults, plural(t->refpage_faults, "fault", "faults"),
+			t->refpage_pages_filled, human(t->refpage_eager_bytes, a, sizeof(a)));
+	if (t->lazy_deferred_calls)
+		fprintf(out, "ucow: stats: lazy memset: %" PRIu64 " %s deferred over %" PRIu64
+			" pages, %" PRIu64 " filled on first touch; %s never written\n",
+			t->lazy_deferred_calls, plural(t->lazy_deferred_calls, "memset", "memsets"),
+			t->lazy_pages_deferred, t->lazy_pages_touched,
+			human(t->lazy_bytes_saved, a, sizeof(a)));
+	if (t->pins_known || t->pins_fork_copied_pages)
+		fprintf(out, "ucow: stats: pins: %" PRIu64 " %s known at exit (%" PRIu64
+			" liburing, %" PRIu64 " raw io_uring_register, %" PRIu64 " ucow_pin), %"
+			PRIu64 " pinned pages copied for fork children\n", t->pins_known,
+			plural(t->pins_known, "range", "ranges"), t->pins_liburing, t->pins_raw,
+			t->pins_api, t->pins_fork_copied_pages);
 	if (t->register_failed || t->fallbacks || t->poisoned || t->unknown_faults)
 		fprintf(out, "ucow: stats: %" PRIu64 " registrations failed, %" PRIu64
 			" ranges handed back to the kernel, %" PRIu64 " pages poisoned, %" PRIu64
 			" unknown faults\n", t->register_failed, t->fallbacks, t->poisoned,
 			t->unknown_faults);
+	if (!t->shmem_regions)
+		return;
 	/*
 	 * Each page written in a hole costs the kernel a page-cache page and a private copy,
 	 * ucow only the copy; a read of a hole costs the kernel a page-cache page, ucow (zero
 	 * mode) nothing. Writes to zero pages mapped by fault-around never reach ucow, so its
 	 * own memory is what the library measured as each mapping went (private_bytes).
 	 */
-	fprintf(out, "ucow: stats: page cache avoided: %s", human(t->bytes_saved, a, sizeof(a)));
+	fprintf(out, "ucow: stats: page cache avoided: %s",
+		human(t->shmem_bytes_saved, a, sizeof(a)));
 	ucow_bytes = t->private_bytes + t->pagecache_pages_filled * page;
-	kernel_bytes = ucow_bytes + t->bytes_saved;
+	kernel_bytes = ucow_bytes + t->shmem_bytes_saved;
 	fprintf(out, "; the kernel would have spent %s, ucow %s\n",
 		human(kernel_bytes, a, sizeof(a)), human(ucow_bytes, b, sizeof(b)));
 }
