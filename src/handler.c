@@ -26,8 +26,8 @@
 #include "window.h"
 
 #define READ_BATCH 64
-#define QUEUE_SLOTS 4096
-#define SPIN_NS 50000		/* how long the handler watches for the next fault */	/* faults waiting: at most one per blocked thread */
+#define QUEUE_SLOTS 4096	/* faults waiting: at most one per blocked thread */
+#define SPIN_NS 50000		/* how long the handler watches for the next fault */
 
 static struct {
 	int uffd;

@@ -36,8 +36,8 @@ long pattern_copy(int id, uintptr_t dst, size_t len);
 
 /*
  * Fault handler for a policy whose region.data is a pattern id: fills the missing pages of
- * the window around the fault (adaptive: one page for scattered faults, growing up to
- * UCOW_FAULT_AROUND on sequential ones, never outside the region) with copies of the
+ * the window at the fault (adaptive: one page for scattered faults, UCOW_FAULT_AROUND for
+ * sequential ones, never outside the region) with copies of the
  * pattern, or the zero page for a zero pattern read. Pages already present are left as they
  * are. Returns as a policy fault does (0, -EAGAIN, -errno).
  */

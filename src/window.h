@@ -1,5 +1,5 @@
-/* window.h: how much to fill around a fault: one page for scattered faults, a window that
- * doubles up to UCOW_FAULT_AROUND while faults arrive in sequence. Handler thread only. */
+/* window.h: how much to fill around a fault: one page for scattered faults, the whole
+ * UCOW_FAULT_AROUND window once faults arrive in sequence. Handler thread only. */
 #ifndef UCOW_WINDOW_H
 #define UCOW_WINDOW_H
 
@@ -11,7 +11,7 @@
  * The range to fill for a fault at @addr inside [lo, hi): returns its end (> @addr,
  * <= @hi); the range starts at @addr. @max is the largest window in bytes (0 or a page: one
  * page). A fault on the page where a stream's last range ended continues the stream; after
- * a few in a row its window grows fourfold per fault up to @max.
+ * two in a row the stream gets @max at a time.
  */
 uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max);
 /* Whether a fault at @addr would continue a stream (before window_next() is told of it). */
