@@ -13,7 +13,7 @@ kind_ready() {
 	case $1 in
 	refpage) nm -D "$LIB" | grep -q ' T ucow_refpage_create$' ||
 		{ echo "the refpage policy is not in this library yet"; return 1; } ;;
-	memset) nm -D "$LIB" | grep -q ' T memset$' ||
+	memset) nm -D "$LIB" | grep -q ' [Ti] memset$' ||
 		{ echo "the lazy memset policy is not in this library yet"; return 1; } ;;
 	esac
 	return 0

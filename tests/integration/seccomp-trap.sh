@@ -36,7 +36,7 @@ case $(json u pins trap) in
 esac
 
 kinds="memfd"
-nm -D "$LIB" | grep -q ' T memset$' && kinds="$kinds memset"
+nm -D "$LIB" | grep -q ' [Ti] memset$' && kinds="$kinds memset"
 nm -D "$LIB" | grep -q ' T ucow_refpage_create$' && kinds="$kinds refpage"
 for kind in $kinds; do
 	c="raw register on $kind, trap on"
