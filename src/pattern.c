@@ -167,6 +167,45 @@ long pattern_copy(int id, uintptr_t dst, size_t len)
 	return total;
 }
 
+static void count_pages(int pages_stat, long bytes)
+{
+	if (pages_stat >= 0 && pages_stat < UCOW_ST__COUNT)
+		ucow_stat_add((enum ucow_stat)pages_stat, (unsigned long)bytes / UCOW_PAGE_SIZE);
+}
+
+/*
+ * The faulting page, and when faults come a fixed distance apart, the pages the stream will
+ * touch next at that distance: one page each, no memory beyond what the stream is heading
+ * for. The faulting page first, with its wake; the others have nobody waiting yet.
+ */
+static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_fault *f,
+				const struct pattern *p, int pages_stat)
+{
+	size_t stride = UCOW_PAGE_SIZE;
+	unsigned int count = window_strided(f->addr, r->end, ucow_cfg.fault_around, &stride);
+	bool zero = p->zero && !(f->flags & UCOW_FAULT_WRITE);
+	long filled, total = 0;
+
+	/* count >= 1: the faulting page is always answered. */
+	for (unsigned int i = 0; i < count; i++) {
+		uintptr_t at = f->addr + i * stride;
+
+		if (zero)
+			filled = ucow_answer_zero(at, UCOW_PAGE_SIZE);
+		else
+			filled = i ? ucow_answer_copy_quiet(at, p->chunk, UCOW_PAGE_SIZE)
+				   : ucow_answer_copy(at, p->chunk, UCOW_PAGE_SIZE);
+		if (filled < 0) {
+			if (i == 0)
+				return (int)filled;
+			break;
+		}
+		total += filled;
+	}
+	count_pages(pages_stat, total);
+	return 0;
+}
+
 int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pages_stat)
 {
 	const struct pattern *p = pattern_get((int)r->data);
@@ -176,14 +215,15 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pa
 	if (!p)
 		return -EINVAL;
 	end = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
+	if (end == f->addr + UCOW_PAGE_SIZE)
+		return pattern_fill_strided(r, f, p, pages_stat);
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
 		filled = ucow_answer_zero(f->addr, end - f->addr);
 	else
 		filled = pattern_copy((int)r->data, f->addr, end - f->addr);
 	if (filled < 0)
 		return (int)filled;
-	if (pages_stat >= 0 && pages_stat < UCOW_ST__COUNT)
-		ucow_stat_add((enum ucow_stat)pages_stat, (unsigned long)filled / UCOW_PAGE_SIZE);
+	count_pages(pages_stat, filled);
 	return 0;
 }
 

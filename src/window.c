@@ -80,6 +80,76 @@ uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max)
 	return s->next;
 }
 
+/*
+ * Strided streams: faults a fixed distance apart (a program that touches every 100th page).
+ * Recent faults are kept to spot the first pair; a third fault at the same distance
+ * confirms the stride, and the stream then gets a window's worth of pages at that stride.
+ */
+#define RECENT 4
+#define STRIDE_MAX (4UL << 20)	/* farther apart than this is scattered, not strided */
+
+struct strided {
+	uintptr_t next;		/* where the stream's next fault is expected */
+	size_t stride;
+	unsigned int hits;
+	unsigned long used;
+};
+
+static struct strided strided[STREAMS];
+static uintptr_t recent[RECENT];
+static unsigned int recent_at;
+
+static struct strided *find_strided(uintptr_t addr)
+{
+	for (int i = 0; i < STREAMS; i++)
+		if (strided[i].stride && strided[i].next == addr)
+			return &strided[i];
+	return NULL;
+}
+
+static struct strided *new_strided(uintptr_t addr)
+{
+	struct strided *old = &strided[0];
+
+	for (int i = 0; i < RECENT; i++) {
+		uintptr_t r = recent[i];
+
+		if (r && addr > r + UCOW_PAGE_SIZE && addr - r <= STRIDE_MAX) {
+			for (int j = 1; j < STREAMS; j++)
+				if (strided[j].used < old->used)
+					old = &strided[j];
+			old->stride = addr - r;
+			old->hits = 1;
+			return old;
+		}
+	}
+	return NULL;
+}
+
+unsigned int window_strided(uintptr_t addr, uintptr_t hi, size_t max, size_t *stride)
+{
+	struct strided *s;
+	unsigned long count = 1;
+
+	if ((max & UCOW_PAGE_MASK) <= UCOW_PAGE_SIZE)
+		return 1;
+	s = find_strided(addr);
+	if (s && ++s->hits >= CONFIRM + 1) {
+		count = (max & UCOW_PAGE_MASK) / UCOW_PAGE_SIZE;
+		if (count > (hi - addr - 1) / s->stride + 1)
+			count = (hi - addr - 1) / s->stride + 1;
+	} else if (!s) {
+		s = new_strided(addr);
+		recent[recent_at++ % RECENT] = addr;
+		if (!s)
+			return 1;
+	}
+	s->next = addr + count * s->stride;
+	s->used = ++clock_ticks;
+	*stride = s->stride;
+	return (unsigned int)count;
+}
+
 bool window_continues(uintptr_t addr)
 {
 	return find_stream(addr) != NULL;
@@ -100,6 +170,9 @@ void window_covered(uintptr_t addr, uintptr_t end)
 
 void window_forget(uintptr_t start, uintptr_t end)
 {
+	for (int i = 0; i < STREAMS; i++)
+		if (strided[i].next > start && strided[i].next <= end)
+			strided[i].stride = 0;
 	for (int i = 0; i < STREAMS; i++)
 		if (streams[i].next > start && streams[i].next <= end)
 			streams[i].size = 0;

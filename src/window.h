@@ -14,6 +14,12 @@
  * two in a row the stream gets @max at a time.
  */
 uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max);
+/*
+ * For a fault window_next() gave one page: whether it continues a strided stream (faults a
+ * fixed distance apart). Returns how many pages to fill, at @addr, @addr + *@stride, ...,
+ * all below @hi (1: just this one; then *@stride is left alone). At most @max / page size.
+ */
+unsigned int window_strided(uintptr_t addr, uintptr_t hi, size_t max, size_t *stride);
 /* Whether a fault at @addr would continue a stream (before window_next() is told of it). */
 bool window_continues(uintptr_t addr);
 /*
