@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "pagemap.h"
 #include "handler.h"
 #include "lazy_memset.h"
 #include "log.h"
@@ -87,8 +88,6 @@ struct pm_scan_arg {
 #define MADV_POPULATE_WRITE 23
 #endif
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAPPED (1ULL << 62)
 
 typedef void *(*memset_fn)(void *s, int c, size_t n);
 typedef void *(*memset_chk_fn)(void *s, int c, size_t n, size_t destlen);
@@ -540,7 +539,7 @@ static int present_runs(int pm, uintptr_t start, uintptr_t end,
 			void (*fn)(uintptr_t s, uintptr_t e, void *arg), void *arg)
 {
 	struct page_region vec[64];
-	uint64_t entries[512];
+	uint64_t entries[PM_BATCH];
 	uintptr_t run = 0;
 
 	if (atomic_load_explicit(&lm.scan, memory_order_relaxed) >= 0) {
@@ -577,13 +576,12 @@ static int present_runs(int pm, uintptr_t start, uintptr_t end,
 		size_t n = (end - addr) / UCOW_PAGE_SIZE;
 		ssize_t got;
 
-		if (n > 512)
-			n = 512;
-		got = pread(pm, entries, n * sizeof(entries[0]),
-			    (off_t)(addr / UCOW_PAGE_SIZE * sizeof(entries[0])));
+		if (n > PM_BATCH)
+			n = PM_BATCH;
+		got = pagemap_read(pm, addr, entries, n);
 		if (got <= 0)
-			return got < 0 ? -errno : -EIO;
-		n = (size_t)got / sizeof(entries[0]);
+			return got < 0 ? (int)got : -EIO;
+		n = (size_t)got;
 		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
 			bool here = entries[i] & (PM_PRESENT | PM_SWAPPED);
 

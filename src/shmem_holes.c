@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "pagemap.h"
 #include "pattern.h"
 #include "policy.h"
 #include "source.h"
@@ -181,11 +182,7 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
 	return (long)end;
 }
 
-#define PM_PRESENT (1ULL << 63)
-#define PM_SWAPPED (1ULL << 62)
-#define PM_FILE (1ULL << 61)
-#define PM_EXCLUSIVE (1ULL << 56)
-#define DENSITY_PAGES 512
+#define DENSITY_PAGES PM_BATCH
 /* Windows filled ahead, one after another, before the writer is measured again. */
 #define BLIND_FILLS 16
 
@@ -212,10 +209,9 @@ static bool written_densely(const struct ucow_region *r, uintptr_t addr)
 	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return false;
-	got = pread(pm, entries, n * sizeof(entries[0]),
-		    (off_t)(start / UCOW_PAGE_SIZE * sizeof(entries[0])));
+	got = pagemap_read(pm, start, entries, n);
 	close(pm);
-	if (got != (ssize_t)(n * sizeof(entries[0])))
+	if (got != (ssize_t)n)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((entries[i] & (PM_PRESENT | PM_FILE | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE))
@@ -342,7 +338,7 @@ static bool is_hole(const struct ucow_region *r, off_t off, off_t *next_change)
  */
 static void shmem_holes_account(const struct ucow_region *r)
 {
-	uint64_t entries[512];
+	uint64_t entries[PM_BATCH];
 	unsigned long written = 0, read = 0, private = 0;
 	off_t change = 0;
 	bool hole = false;
@@ -355,13 +351,12 @@ static void shmem_holes_account(const struct ucow_region *r)
 		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
 		ssize_t got;
 
-		if (n > 512)
-			n = 512;
-		got = pread(pm, entries, n * sizeof(entries[0]),
-			    (off_t)(addr / UCOW_PAGE_SIZE * sizeof(entries[0])));
+		if (n > PM_BATCH)
+			n = PM_BATCH;
+		got = pagemap_read(pm, addr, entries, n);
 		if (got <= 0)
 			break;
-		n = (size_t)got / sizeof(entries[0]);
+		n = (size_t)got;
 		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
 			uint64_t e = entries[i];
 			off_t off = (off_t)(r->offset + (addr - r->start));

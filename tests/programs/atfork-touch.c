@@ -6,7 +6,6 @@
  * under LD_PRELOAD=libucow.so), else from a memfd filled with it: the output is the same.
  * Output: one line per check, "ok"; exit 0, or 1 on a wrong byte.
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,29 +14,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "pattern-source.h"
+
 #define PAGE 4096UL
 #define PAGES 64
 #define PATTERN 0x5a
 
 static volatile unsigned char *map;
 static int prepare_saw = -1, child_saw = -1;
-
-static int pattern_source(void)
-{
-	int (*create)(const void *, size_t, unsigned long) =
-		(int (*)(const void *, size_t, unsigned long))dlsym(RTLD_DEFAULT, "ucow_refpage_create");
-	unsigned char page[PAGE];
-	int fd;
-
-	memset(page, PATTERN, sizeof(page));
-	if (create)
-		return create(page, 1, 0);
-	fd = memfd_create("atfork-touch", MFD_CLOEXEC);
-	for (int i = 0; fd >= 0 && i < PAGES; i++)
-		if (write(fd, page, PAGE) != (ssize_t)PAGE)
-			return -1;
-	return fd;
-}
 
 static void prepare(void)
 {
@@ -51,7 +35,7 @@ static void child(void)
 
 int main(void)
 {
-	int fd = pattern_source(), status;
+	int fd = pattern_source(PATTERN, PAGES, "atfork-touch"), status;
 	pid_t pid;
 
 	if (fd < 0) {

@@ -7,7 +7,6 @@
  * under LD_PRELOAD=libucow.so), else from a memfd filled with it: the output is the same.
  * Output: "ok" and exit 0, or the first wrong byte and exit 1.
  */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,31 +15,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "pattern-source.h"
+
 #define PAGE 4096UL
 #define PAGES 16
 #define PATTERN 0xa5
 
 static int rounds = 2000;
 static int pattern_fd;
-
-static int pattern_source(void)
-{
-	int (*create)(const void *, size_t, unsigned long) =
-		(int (*)(const void *, size_t, unsigned long))dlsym(RTLD_DEFAULT, "ucow_refpage_create");
-	unsigned char page[PAGE];
-	int fd;
-
-	memset(page, PATTERN, sizeof(page));
-	if (create)
-		return create(page, 1, 0);
-	fd = memfd_create("remap-race", MFD_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	for (int i = 0; i < PAGES; i++)
-		if (write(fd, page, PAGE) != (ssize_t)PAGE)
-			return -1;
-	return fd;
-}
 
 static void *churn(void *arg)
 {
@@ -81,7 +63,7 @@ int main(int argc, char **argv)
 	}
 	if (threads < 1 || threads > 16 || rounds < 1)
 		return 2;
-	pattern_fd = pattern_source();
+	pattern_fd = pattern_source(PATTERN, PAGES, "remap-race");
 	if (pattern_fd < 0) {
 		perror("remap-race: pattern");
 		return 2;
