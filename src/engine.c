@@ -2,6 +2,7 @@
  * and handing back ranges; the answers policies give to faults. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -267,27 +268,36 @@ static void collect_piece(const struct ucow_region *r, void *arg)
  * Whether a region piece still stands for a live managed mapping. @registered asks the
  * userfaultfd (a range mapped again without ucow is not registered); otherwise only whether
  * anything is mapped there (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped pages).
+ * The probe says EAGAIN while an event is on its way, and that includes the unmap whose
+ * notice the handler has just read until the unmapping thread runs again (it lowers the
+ * kernel's mmap_changing once woken): without yielding to it, half the handler's probes
+ * ended in doubt (measured). @patience bounds the yields of one pass, for an event that only
+ * the handler itself can read.
  */
-static bool piece_alive(uintptr_t start, uintptr_t end, bool registered)
+static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, int *patience)
 {
-	int ret = -EAGAIN;
+	int ret;
 
 	if (!registered || engine.uffd < 0)
 		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-	for (int tries = 0; ret == -EAGAIN && tries < 100; tries++)
-		ret = uffd_registered(engine.uffd, start);
+	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && *patience > 0) {
+		(*patience)--;
+		sched_yield();
+	}
 	return ret != 0;	/* in doubt, keep it: a stale entry costs less than a lost one */
 }
 
 static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
 {
+	int patience = 200;
+
 	while (start < end) {
 		struct pieces p = { .n = 0 };
 
 		registry_foreach(&ucow_registry, start, end, collect_piece, &p);
 		for (size_t i = 0; i < p.n; i++)
 			/* By birth: the range may have been managed again since it was looked at. */
-			if (!piece_alive(p.v[i].start, p.v[i].end, registered))
+			if (!piece_alive(p.v[i].start, p.v[i].end, registered, &patience))
 				registry_remove_birth(&ucow_registry, p.v[i].start, p.v[i].end,
 						      p.v[i].birth);
 		if (!p.resume)

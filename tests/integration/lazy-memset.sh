@@ -10,9 +10,10 @@ prog=$PROGS/lazy-memset
 # Every case but proc-mem, a documented difference checked on its own below. remap-fork
 # unmaps and maps again behind ucow's back (raw syscalls, as libc's own calls do) and forks
 # before the handler has applied the unmap event: the child must not see the old value.
+# remap-advise does the same and advises the new mapping instead: it must stay untouched.
 cases="read write syscall-write syscall-read send-recv vm-readv dontneed free mremap-move
 mremap-grow munmap-partial mprotect fork second-memset overlap zero realloc calloc reuse
-threads signal hugepage not-anonymous advice-after remap-fork"
+threads signal hugepage not-anonymous advice-after remap-fork remap-advise"
 jemalloc=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2
 
 # lazy_stats CASE FILE CONDITION...: python conditions over the last stats object j.

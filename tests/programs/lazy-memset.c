@@ -730,6 +730,71 @@ static void case_not_anonymous(void)
 	close(fd);
 }
 
+/* Resident kB of the mapping holding @p (smaps Rss), or -1. */
+static long rss_kb(const void *p)
+{
+	char line[256];
+	unsigned long lo, hi;
+	bool ours = false;
+	long kb = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			ours = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (ours && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+/*
+ * As remap-fork, but the new mapping is advised (MADV_HUGEPAGE, after which deferred pages
+ * are filled) instead of forked: it was never touched and must stay so, as the kernel keeps it
+ * (the old mapping's unmap event must have been applied, not left in doubt).
+ */
+static void case_remap_advise(void)
+{
+	size_t n = size / 4 & ~(PAGE - 1);
+
+	if (src != SRC_MMAP)
+		return;
+	for (int i = 0; i < 50; i++) {
+		unsigned char *p = mmap(NULL, n, PROT_READ | PROT_WRITE,
+					MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *q;
+		long kb;
+
+		if (p == MAP_FAILED)
+			die("mmap");
+		memset(p, A, n);
+		syscall(SYS_munmap, p, n);
+		q = (unsigned char *)syscall(SYS_mmap, p, n, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+		if (q == MAP_FAILED)
+			continue;
+		if (q != p) {
+			munmap(q, n);
+			continue;
+		}
+		if (madvise(q, n, MADV_HUGEPAGE) < 0)
+			die("madvise");
+		kb = rss_kb(q);
+		if (kb != 0) {
+			fail("round %d: %ld kB resident in a new mapping never touched", i, kb);
+			munmap(q, n);
+			break;
+		}
+		if (!expect(q, 0, n, 0, "a new mapping at the old address")) {
+			munmap(q, n);
+			break;
+		}
+		munmap(q, n);
+	}
+}
+
 /*
  * Unmapped and mapped again with raw system calls (as a libc-internal munmap and mmap would
  * be): the new mapping is fresh memory, zero in this process and in a fork child. Many times,
@@ -809,6 +874,7 @@ static const struct test tests[] = {
 	{ "not-anonymous", case_not_anonymous },
 	{ "advice-after", case_advice_after },
 	{ "remap-fork", case_remap_fork },
+	{ "remap-advise", case_remap_advise },
 };
 
 /* Cases that need a mapping of their own: with malloc they would unmap its chunk. */
