@@ -243,27 +243,6 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 
 #define UNMAP_PIECES 32
 
-struct pieces {
-	size_t n;
-	uintptr_t resume;	/* the first region left for the next batch, or 0 */
-	struct { uintptr_t start, end; uint64_t birth; } v[UNMAP_PIECES];
-};
-
-static void collect_piece(const struct ucow_region *r, void *arg)
-{
-	struct pieces *p = arg;
-
-	if (p->n == UNMAP_PIECES) {
-		if (!p->resume)
-			p->resume = r->start;
-		return;
-	}
-	p->v[p->n].start = r->start;
-	p->v[p->n].end = r->end;
-	p->v[p->n].birth = r->birth;
-	p->n++;
-}
-
 /*
  * Whether a region piece still stands for a live managed mapping. @registered asks the
  * userfaultfd (a range mapped again without ucow is not registered); otherwise only whether
@@ -292,17 +271,17 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
 	int patience = 200;
 
 	while (start < end) {
-		struct pieces p = { .n = 0 };
+		struct ucow_region v[UNMAP_PIECES];
+		uintptr_t resume;
+		size_t n = registry_collect(&ucow_registry, start, end, v, UNMAP_PIECES, &resume);
 
-		registry_foreach(&ucow_registry, start, end, collect_piece, &p);
-		for (size_t i = 0; i < p.n; i++)
+		for (size_t i = 0; i < n; i++)
 			/* By birth: the range may have been managed again since it was looked at. */
-			if (!piece_alive(p.v[i].start, p.v[i].end, registered, &patience))
-				registry_remove_birth(&ucow_registry, p.v[i].start, p.v[i].end,
-						      p.v[i].birth);
-		if (!p.resume)
+			if (!piece_alive(v[i].start, v[i].end, registered, &patience))
+				registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
+		if (!resume)
 			break;
-		start = p.resume;
+		start = resume;
 	}
 }
 

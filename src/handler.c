@@ -83,24 +83,6 @@ static void enter_idle(void)
 
 #define DISCARD_BATCH 16
 
-struct discard_batch {
-	size_t n;
-	uintptr_t resume;	/* the first region left for the next batch, or 0 */
-	struct ucow_region v[DISCARD_BATCH];
-};
-
-static void collect_discard(const struct ucow_region *r, void *arg)
-{
-	struct discard_batch *b = arg;
-
-	if (!r->policy->discard)
-		return;
-	if (b->n < DISCARD_BATCH)
-		b->v[b->n++] = *r;
-	else if (!b->resume)
-		b->resume = r->start;
-}
-
 /*
  * Pages of [start,end) are being discarded. The policies hear of it outside the registry
  * lock, so that they may change the registry (lazy memset forgets its value there); they get
@@ -109,14 +91,16 @@ static void collect_discard(const struct ucow_region *r, void *arg)
 static void discard_range(uintptr_t start, uintptr_t end)
 {
 	while (start < end) {
-		struct discard_batch b = { .n = 0 };
+		struct ucow_region v[DISCARD_BATCH];
+		uintptr_t resume;
+		size_t n = registry_collect(&ucow_registry, start, end, v, DISCARD_BATCH, &resume);
 
-		registry_foreach(&ucow_registry, start, end, collect_discard, &b);
-		for (size_t i = 0; i < b.n; i++)
-			b.v[i].policy->discard(&b.v[i], b.v[i].start, b.v[i].end);
-		if (!b.resume)
+		for (size_t i = 0; i < n; i++)
+			if (v[i].policy->discard)
+				v[i].policy->discard(&v[i], v[i].start, v[i].end);
+		if (!resume)
 			break;
-		start = b.resume;
+		start = resume;
 	}
 }
 

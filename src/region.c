@@ -387,3 +387,29 @@ void registry_destroy(struct ucow_registry *reg)
 	publish(reg);
 	pthread_rwlock_unlock(&reg->lock);
 }
+
+struct collect {
+	struct ucow_region *out;
+	size_t n, max;
+	uintptr_t resume;
+};
+
+static void collect_one(const struct ucow_region *r, void *arg)
+{
+	struct collect *c = arg;
+
+	if (c->n < c->max)
+		c->out[c->n++] = *r;
+	else if (!c->resume)
+		c->resume = r->start;
+}
+
+size_t registry_collect(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+			struct ucow_region *out, size_t max, uintptr_t *resume)
+{
+	struct collect c = { .out = out, .max = max };
+
+	registry_foreach(reg, start, end, collect_one, &c);
+	*resume = c.resume;
+	return c.n;
+}

@@ -80,6 +80,13 @@ bool registry_overlaps(struct ucow_registry *reg, uintptr_t start, uintptr_t end
 /* Calls @fn on a copy of every region intersecting [start,end), clipped to it, under the lock. */
 void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 		      void (*fn)(const struct ucow_region *r, void *arg), void *arg);
+/*
+ * Copies (holding no source reference) up to @max regions intersecting [start,end), clipped
+ * to it, into @out, for work that must run outside the lock; returns how many. *@resume is
+ * the start of the first region left out, or 0 when none was.
+ */
+size_t registry_collect(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+			struct ucow_region *out, size_t max, uintptr_t *resume);
 size_t registry_count(struct ucow_registry *reg);
 
 #endif
