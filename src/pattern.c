@@ -116,13 +116,6 @@ int pattern_of_byte(unsigned char c)
 	return id;
 }
 
-const void *pattern_page(int id)
-{
-	const struct pattern *p = pattern_get(id);
-
-	return p ? p->chunk : NULL;
-}
-
 bool pattern_is_zero(int id)
 {
 	const struct pattern *p = pattern_get(id);
@@ -214,7 +207,7 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pa
 
 	if (!p)
 		return -EINVAL;
-	end = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
+	end = window_next(f->addr, r->end, ucow_cfg.fault_around);
 	if (end == f->addr + UCOW_PAGE_SIZE)
 		return pattern_fill_strided(r, f, p, pages_stat);
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))

@@ -18,8 +18,6 @@
 int pattern_intern(const void *content, size_t size);
 /* The id of a page of @c bytes (memset's value); cheap after the first call for @c. */
 int pattern_of_byte(unsigned char c);
-/* The page of pattern @id (read-only, page aligned), or NULL for an unknown id. */
-const void *pattern_page(int id);
 bool pattern_is_zero(int id);
 /* Writes pattern @id into [dst, dst+len), dst and len page aligned (eager fills, fork). */
 void pattern_write(int id, void *dst, size_t len);

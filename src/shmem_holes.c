@@ -182,7 +182,6 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
 	return (long)end;
 }
 
-#define DENSITY_PAGES PM_BATCH
 /* Windows filled ahead, one after another, before the writer is measured again. */
 #define BLIND_FILLS 16
 
@@ -193,14 +192,14 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
  */
 static bool written_densely(const struct ucow_region *r, uintptr_t addr)
 {
-	uint64_t entries[DENSITY_PAGES];
+	uint64_t entries[PM_BATCH];
 	size_t n = ucow_cfg.fault_around / UCOW_PAGE_SIZE;
 	uintptr_t start;
 	ssize_t got;
 	int pm;
 
-	if (n > DENSITY_PAGES)
-		n = DENSITY_PAGES;
+	if (n > PM_BATCH)
+		n = PM_BATCH;
 	if (n > (addr - r->start) / UCOW_PAGE_SIZE)
 		n = (addr - r->start) / UCOW_PAGE_SIZE;
 	if (n == 0)
@@ -248,7 +247,7 @@ static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
 static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	bool continues = window_continues(f->addr);
-	uintptr_t end = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
+	uintptr_t end = window_next(f->addr, r->end, ucow_cfg.fault_around);
 	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
 	long zero_end, filled;
 

@@ -56,12 +56,11 @@ static uintptr_t clip(uintptr_t addr, size_t size, uintptr_t hi)
 	return size > hi - addr ? hi : addr + size;
 }
 
-uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max)
+uintptr_t window_next(uintptr_t addr, uintptr_t hi, size_t max)
 {
 	struct stream *s;
 	size_t size = UCOW_PAGE_SIZE;
 
-	(void)lo;
 	max &= UCOW_PAGE_MASK;
 	if (max <= UCOW_PAGE_SIZE)
 		return addr + UCOW_PAGE_SIZE;

@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 /*
- * The range to fill for a fault at @addr inside [lo, hi): returns its end (> @addr,
+ * The range to fill for a fault at @addr below @hi: returns its end (> @addr,
  * <= @hi); the range starts at @addr. @max is the largest window in bytes (0 or a page: one
  * page). A fault on the page where a stream's last range ended continues the stream; after
  * two in a row the stream gets @max at a time.
  */
-uintptr_t window_next(uintptr_t addr, uintptr_t lo, uintptr_t hi, size_t max);
+uintptr_t window_next(uintptr_t addr, uintptr_t hi, size_t max);
 /*
  * For a fault window_next() gave one page: whether it continues a strided stream (faults a
  * fixed distance apart). Returns how many pages to fill, at @addr, @addr + *@stride, ...,
