@@ -40,7 +40,8 @@ struct ucow_policy {
 
 extern const struct ucow_policy ucow_shmem_holes_policy;
 
-/* Called by interposed mmap: a policy claims the new mapping, or returns NULL. */
+/* Called by interposed mmap for an fd on tmpfs (the caller checked): a policy claims the
+ * new mapping, or returns NULL. */
 const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data);
 
 #endif

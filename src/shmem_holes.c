@@ -2,11 +2,9 @@
  * fault there means a hole in the page cache; ucow fills it without filling the file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -19,13 +17,11 @@
 #include "sys.h"
 #include "window.h"
 
-static bool is_shmem_file(int fd)
+/* A regular file (not a device node or a directory on the tmpfs the caller found). */
+static bool is_regular(int fd)
 {
-	struct statfs sfs;
 	struct stat st;
 
-	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != TMPFS_MAGIC)
-		return false;
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -36,7 +32,7 @@ const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_
 {
 	if (ucow_cfg.shmem_holes == UCOW_SHMEM_OFF || fd < 0)
 		return NULL;
-	if ((flags & MAP_TYPE) != MAP_PRIVATE || !is_shmem_file(fd))
+	if ((flags & MAP_TYPE) != MAP_PRIVATE || !is_regular(fd))
 		return NULL;
 	*data = (uint64_t)ucow_cfg.shmem_holes;
 	if (!zero_pattern)
