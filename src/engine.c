@@ -242,6 +242,7 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 }
 
 #define UNMAP_PIECES 32
+#define PROBE_PATIENCE_NS 2000000	/* 2 ms per pass */
 
 /*
  * Whether a region piece still stands for a live managed mapping. @registered asks the
@@ -249,26 +250,24 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
  * anything is mapped there (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped pages).
  * The probe says EAGAIN while an event is on its way, and that includes the unmap whose
  * notice the handler has just read until the unmapping thread runs again (it lowers the
- * kernel's mmap_changing once woken): without yielding to it, half the handler's probes
- * ended in doubt (measured). @patience bounds the yields of one pass, for an event that only
- * the handler itself can read.
+ * kernel's mmap_changing once woken, which on an idle virtual CPU takes 100 us or more):
+ * without waiting for it, half the handler's probes ended in doubt (measured). @deadline
+ * bounds one pass, for an event that only the handler itself can read.
  */
-static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, int *patience)
+static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_t deadline)
 {
 	int ret;
 
 	if (!registered || engine.uffd < 0)
 		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && *patience > 0) {
-		(*patience)--;
+	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && sys_now_ns() < deadline)
 		sched_yield();
-	}
 	return ret != 0;	/* in doubt, keep it: a stale entry costs less than a lost one */
 }
 
 static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
 {
-	int patience = 200;
+	uint64_t deadline = sys_now_ns() + PROBE_PATIENCE_NS;
 
 	while (start < end) {
 		struct ucow_region v[UNMAP_PIECES];
@@ -277,7 +276,7 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
 
 		for (size_t i = 0; i < n; i++)
 			/* By birth: the range may have been managed again since it was looked at. */
-			if (!piece_alive(v[i].start, v[i].end, registered, &patience))
+			if (!piece_alive(v[i].start, v[i].end, registered, deadline))
 				registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
 		if (!resume)
 			break;

@@ -220,14 +220,6 @@ static void resolve(const struct uffd_msg *msg)
 	give_up(&f, known ? &r : NULL, ret);
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * After serving faults, watch the descriptor for a short while before sleeping: a thread
  * that faults in sequence comes back within microseconds, and waking a sleeping handler on
@@ -235,14 +227,14 @@ static uint64_t now_ns(void)
  */
 static int wait_spinning(struct pollfd *pfd)
 {
-	uint64_t until = now_ns() + SPIN_NS;
+	uint64_t until = sys_now_ns() + SPIN_NS;
 	int ret;
 
 	do {
 		ret = poll(pfd, 1, 0);
 		if (ret != 0)
 			return ret;
-	} while (now_ns() < until);
+	} while (sys_now_ns() < until);
 	return 0;
 }
 

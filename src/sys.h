@@ -4,6 +4,8 @@
 #define UCOW_SYS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,6 +37,14 @@ static inline int sys_madvise(void *addr, size_t len, int advice)
 static inline long sys_gettid(void)
 {
 	return syscall(SYS_gettid);
+}
+
+static inline uint64_t sys_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 #define UCOW_PAGE_SIZE 4096UL
