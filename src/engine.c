@@ -295,6 +295,47 @@ void engine_forget_unmapped(uintptr_t start, uintptr_t end)
 	forget_dead(start, end, true);
 }
 
+void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u)
+{
+	struct ucow_region v[UNMAP_FIRST_MAX];
+	uintptr_t resume;
+
+	u->n = 0;
+	u->rest = true;
+	if (engine.uffd < 0)
+		return;
+	u->n = registry_collect(&ucow_registry, start, end, v, UNMAP_FIRST_MAX, &resume);
+	u->rest = resume != 0;
+	for (size_t i = 0; i < u->n; i++) {
+		u->v[i].start = v[i].start;
+		u->v[i].end = v[i].end;
+		u->v[i].birth = v[i].birth;
+		/* Also wakes a fault waiting there: it meets the unmap, as without ucow. */
+		uffd_unregister(engine.uffd, v[i].start, v[i].end - v[i].start);
+	}
+}
+
+void engine_unmap_end(uintptr_t start, uintptr_t end, const struct engine_unmap *u, bool unmapped)
+{
+	for (size_t i = 0; i < u->n; i++) {
+		uintptr_t s = u->v[i].start, e = u->v[i].end;
+
+		/* By birth: once unmapped, another thread may have mapped and managed it anew. */
+		if (unmapped) {
+			registry_remove_birth(&ucow_registry, s, e, u->v[i].birth);
+		} else if (register_range(s, e) < 0) {
+			registry_remove_birth(&ucow_registry, s, e, u->v[i].birth);
+			ucow_error("engine", "munmap of %#lx-%#lx failed after ucow let go of it, "
+				   "and it cannot be registered again: the kernel fills its pages now",
+				   (unsigned long)s, (unsigned long)e);
+		}
+	}
+	if (unmapped && u->rest) {
+		handler_barrier();
+		engine_forget_unmapped(start, end);
+	}
+}
+
 static void account_one(const struct ucow_region *r, void *arg)
 {
 	if (r->policy->account)

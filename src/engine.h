@@ -45,6 +45,26 @@ void engine_unmanage(uintptr_t start, uintptr_t end);
  */
 void engine_forget_unmapped(uintptr_t start, uintptr_t end);
 
+/*
+ * An interposed munmap of [start,end): engine_unmap_begin() unregisters the managed pieces
+ * first, so the kernel queues no unmap event that the unmapping thread would wait for the
+ * handler to read (a round trip: 100 us and more when the handler sleeps). The pieces stay
+ * recorded until engine_unmap_end() hears whether the munmap succeeded (it fails whole):
+ * then they are forgotten, or registered again. Pieces beyond UNMAP_FIRST_MAX are left to
+ * the unmap events.
+ */
+#define UNMAP_FIRST_MAX 16
+struct engine_unmap {
+	size_t n;
+	bool rest;		/* more pieces than fit: their events do the work */
+	struct {
+		uintptr_t start, end;
+		uint64_t birth;
+	} v[UNMAP_FIRST_MAX];
+};
+void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u);
+void engine_unmap_end(uintptr_t start, uintptr_t end, const struct engine_unmap *u, bool unmapped);
+
 /* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
 void engine_account(uintptr_t start, uintptr_t end);
 

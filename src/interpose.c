@@ -115,22 +115,21 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
-	struct lazy_unmap lazy;
+	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);
+	struct engine_unmap u;
 	int ret, saved_errno;
 
 	if (!ucow_enabled || !managed_range(addr, len))
 		return next_munmap(addr, len);
-	engine_account(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
-	lazy_memset_unmap((uintptr_t)addr, len, &lazy);
+	/* Only a call the kernel will carry out (munmap fails whole or not at all). */
+	if ((start & ~UCOW_PAGE_MASK) || len == 0 || end < start)
+		return next_munmap(addr, len);
+	engine_account(start, end);
+	engine_unmap_begin(start, end, &u);
 	ret = next_munmap(addr, len);
-	if (ret != 0 && lazy.n)
-		lazy_memset_unmap_failed(&lazy);
-	if (ret == 0) {
-		saved_errno = errno;
-		handler_barrier();
-		engine_forget_unmapped(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
-		errno = saved_errno;
-	}
+	saved_errno = errno;
+	engine_unmap_end(start, end, &u, ret == 0);
+	errno = saved_errno;
 	return ret;
 }
 

@@ -951,41 +951,6 @@ static __attribute__((noinline)) void *memset_slow(void *s, int c, size_t n, con
 
 /* ---- the rest of the address space follows --------------------------------------------- */
 
-int lazy_memset_unmap(uintptr_t addr, size_t len, struct lazy_unmap *saved)
-{
-	struct parts p;
-
-	saved->n = 0;
-	/* Only a call the kernel will carry out: munmap fails whole or not at all. */
-	if ((addr & ~UCOW_PAGE_MASK) || len == 0 || addr + len < addr)
-		return 0;
-	lazy_parts(addr, UCOW_PAGE_UP(addr + len), &p);
-	if (p.overflow || p.n > LAZY_UNMAP_MAX)
-		return 0;	/* the unmap events take care of it */
-	for (size_t i = 0; i < p.n; i++) {
-		saved->v[i].start = p.v[i].start;
-		saved->v[i].end = p.v[i].end;
-		saved->v[i].data = p.v[i].data;
-		/* Unregistered, the pages go without an event for the handler to read. */
-		engine_unmanage(p.v[i].start, p.v[i].end);
-	}
-	saved->n = (int)p.n;
-	return saved->n;
-}
-
-void lazy_memset_unmap_failed(const struct lazy_unmap *saved)
-{
-	for (int i = 0; i < saved->n; i++) {
-		uintptr_t s = saved->v[i].start, e = saved->v[i].end;
-
-		if (engine_manage(s, e - s, &ucow_lazy_memset_policy, -1, s, saved->v[i].data,
-				  PROT_READ | PROT_WRITE) < 0)
-			ucow_error("lazy-memset", "munmap failed after %#lx-%#lx was handed back, "
-				   "and it cannot be managed again: its untouched pages read zero",
-				   (unsigned long)s, (unsigned long)e);
-	}
-}
-
 /* Fills every deferred page of @p (as a touch would) and hands the ranges to the kernel. */
 static void materialize(const struct parts *p)
 {

@@ -20,23 +20,6 @@ void lazy_memset_init(void);
 void *lazy_memset_real(void *s, int c, size_t n);
 
 /*
- * Interposed munmap, before the real call on [addr, addr+len): hands the deferred ranges
- * inside back to the kernel, so that the unmap costs no handler round trip, and saves them
- * in @saved. When the munmap then fails (it fails whole), lazy_memset_unmap_failed() puts
- * them back. Returns how many it handed back (0: the unmap events do it).
- */
-#define LAZY_UNMAP_MAX 8
-struct lazy_unmap {
-	int n;
-	struct {
-		uintptr_t start, end;
-		uint64_t data;
-	} v[LAZY_UNMAP_MAX];
-};
-int lazy_memset_unmap(uintptr_t addr, size_t len, struct lazy_unmap *saved);
-void lazy_memset_unmap_failed(const struct lazy_unmap *saved);
-
-/*
  * Interposed madvise, before the real call: advice that makes deferring wrong from now on
  * (MADV_HUGEPAGE, MADV_WIPEONFORK, MADV_DONTFORK) is noted, and deferred pages under it are
  * filled first, so that huge pages and fork-time semantics stay the kernel's.
