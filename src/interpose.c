@@ -242,7 +242,13 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	if (ucow_enabled)
 		lazy_memset_advise(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len), advice);
-	if (ucow_enabled && managed_range(addr, len))
-		return refpage_madvise(addr, len, advice, next_madvise);
+	if (ucow_enabled && managed_range(addr, len)) {
+		int ret = refpage_madvise(addr, len, advice, next_madvise);
+
+		if (ret == 0)
+			shmem_holes_advise(UCOW_PAGE_DOWN(addr),
+					   UCOW_PAGE_UP((uintptr_t)addr + len), advice);
+		return ret;
+	}
 	return next_madvise(addr, len, advice);
 }

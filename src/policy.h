@@ -43,5 +43,8 @@ extern const struct ucow_policy ucow_shmem_holes_policy;
 /* Called by interposed mmap for an fd on tmpfs (the caller checked): a policy claims the
  * new mapping, or returns NULL. */
 const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data);
+/* Interposed madvise, after a successful call: MADV_HUGEPAGE and MADV_NOHUGEPAGE over
+ * managed shmem mappings choose how their writes are filled. */
+void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice);
 
 #endif

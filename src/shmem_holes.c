@@ -2,6 +2,7 @@
  * fault there means a hole in the page cache; ucow fills it without filling the file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -9,9 +10,11 @@
 
 #include "config.h"
 #include "engine.h"
+#include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
 #include "policy.h"
+#include "region.h"
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
@@ -28,6 +31,41 @@ static bool is_regular(int fd)
 /* The source of private zero pages filled ahead of sequential writes (<= 0: none). */
 static int zero_pattern;
 
+/*
+ * The region's policy word: the mode (enum ucow_shmem_mode), and whether the program wants
+ * huge pages there (MADV_HUGEPAGE, or transparent huge pages set to always). Then a write to
+ * a hole fills every hole of its fault-around window with private pages at once, as an
+ * anonymous huge page would: memory for the window, no more faults in it.
+ */
+#define SH_MODE_MASK 0xffULL
+#define SH_HUGE (1ULL << 8)
+
+static bool mode_is(const struct ucow_region *r, enum ucow_shmem_mode mode)
+{
+	return (r->data & SH_MODE_MASK) == (uint64_t)mode;
+}
+
+/* Whether transparent huge pages are "always" (the brackets mark the setting in use). */
+static bool thp_always(void)
+{
+	static int always = -1;
+	char buf[64] = "";
+	ssize_t n;
+	int fd;
+
+	if (always >= 0)
+		return always;
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n > 0)
+			buf[n] = '\0';
+	}
+	always = strstr(buf, "[always]") != NULL;
+	return always;
+}
+
 const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data)
 {
 	if (ucow_cfg.shmem_holes == UCOW_SHMEM_OFF || fd < 0)
@@ -35,9 +73,26 @@ const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_
 	if ((flags & MAP_TYPE) != MAP_PRIVATE || !is_regular(fd))
 		return NULL;
 	*data = (uint64_t)ucow_cfg.shmem_holes;
+	if (ucow_cfg.shmem_holes == UCOW_SHMEM_ZERO && thp_always())
+		*data |= SH_HUGE;
 	if (!zero_pattern)
 		zero_pattern = pattern_of_byte(0);
 	return &ucow_shmem_holes_policy;
+}
+
+void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice)
+{
+	uint64_t data = (uint64_t)ucow_cfg.shmem_holes;
+
+	if (ucow_cfg.shmem_holes != UCOW_SHMEM_ZERO)
+		return;
+	if (advice == MADV_HUGEPAGE)
+		data |= SH_HUGE;
+	else if (advice != MADV_NOHUGEPAGE)
+		return;
+	if (registry_set_data(&ucow_registry, start, end, &ucow_shmem_holes_policy, data) < 0)
+		ucow_info("shmem-holes", "cannot note the huge page advice on %#lx-%#lx: no memory",
+			  (unsigned long)start, (unsigned long)end);
 }
 
 /* A write to a hole: one private page of zeroes, the file untouched. */
@@ -240,6 +295,25 @@ static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
 	return false;
 }
 
+/*
+ * Zero mode where the program asked for huge pages: every hole of the window gets its own
+ * private page, and the writes that follow there never fault (a zero-page copy-on-write
+ * costs as much as the kernel's own write to a hole here, measured, and more with other
+ * threads running: its TLB flush is an interrupt on each of their CPUs).
+ */
+static int fill_window_private(const struct ucow_region *r, const struct ucow_fault *f)
+{
+	uintptr_t start, end;
+	long filled;
+
+	hole_window(r, f->addr, &start, &end);
+	filled = pattern_copy(zero_pattern, start, end - start);
+	if (filled < 0)
+		return (int)filled;
+	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
+	return 0;
+}
+
 static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	bool continues = window_continues(f->addr);
@@ -251,8 +325,10 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	 * Write mode fills one page per write: a page filled ahead would hide what another
 	 * process writes into the file there later, and write mode differs only in memory.
 	 */
-	if (r->data != UCOW_SHMEM_ZERO)
+	if (!mode_is(r, UCOW_SHMEM_ZERO))
 		return fill_private(f->addr);
+	if ((r->data & SH_HUGE) && zero_pattern > 0)
+		return fill_window_private(r, f);
 	/* The measured density stands in for the stream's usual run of confirming faults. */
 	if (continues && win > UCOW_PAGE_SIZE && zero_pattern > 0 && fill_ahead_earned(r, f->addr)) {
 		end = win > r->end - f->addr ? r->end : f->addr + win;
@@ -294,7 +370,7 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
 	ucow_stat_add(write ? UCOW_ST_SH_FAULTS_WRITE : UCOW_ST_SH_FAULTS_READ, 1);
 	if (write)
 		return write_fault(r, f);
-	if (r->data == UCOW_SHMEM_ZERO) {
+	if (mode_is(r, UCOW_SHMEM_ZERO)) {
 		/* A read of a hole costs the kernel a page-cache page; written holes are
 		 * measured when the mapping goes (writes in the window never fault here). */
 		ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);

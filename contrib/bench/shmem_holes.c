@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,8 +129,9 @@ static int open_holes(const char *path, size_t size)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: shmem_holes [-s SIZE] [-f PATH] seq-write|rand-write|read\n"
+	fprintf(to, "usage: shmem_holes [-s SIZE] [-f PATH] [-H] seq-write|rand-write|read\n"
 		    "Maps SIZE (default 256M) of holes MAP_PRIVATE (a memfd, or PATH on a tmpfs),\n"
+		    "with -H advises MADV_HUGEPAGE on the mapping (as QEMU does for guest RAM),\n"
 		    "touches one byte per page and prints: NAME NS PAGES FILE_BYTES ANON_BYTES RSS_BYTES\n");
 }
 
@@ -145,15 +147,19 @@ int main(int argc, char **argv)
 	struct stat st;
 	uint64_t start, ns;
 	unsigned sum = 0;
+	bool huge = false;
 	int fd, opt;
 
-	while ((opt = getopt(argc, argv, "s:f:h")) != -1) {
+	while ((opt = getopt(argc, argv, "s:f:Hh")) != -1) {
 		switch (opt) {
 		case 's':
 			size = parse_size(optarg);
 			break;
 		case 'f':
 			path = optarg;
+			break;
+		case 'H':
+			huge = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -183,6 +189,8 @@ int main(int argc, char **argv)
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED)
 		die("mmap MAP_PRIVATE");
+	if (huge && madvise((void *)map, size, MADV_HUGEPAGE) < 0)
+		die("madvise MADV_HUGEPAGE");
 
 	start = now_ns();
 	switch (access) {

@@ -1,8 +1,9 @@
 # shmem-holes.sh: MAP_PRIVATE mappings of a memfd and of a /dev/shm file with data pages among
 # holes, in every access pattern, with and without ucow in each mode (shmem-matrix.sh): same
 # bytes, same exit status; under ucow a written hole never grows the file and zero-mode
-# reads neither. A file on a regular filesystem is left to the kernel. (A tmpfs mounted by
-# the test: shmem-holes-tmpfs.sh.)
+# reads neither. A file on a regular filesystem is left to the kernel. MADV_HUGEPAGE
+# mappings, whose writes fill whole windows. (A tmpfs mounted by the test:
+# shmem-holes-tmpfs.sh.)
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 . "$UCOWTEST_SRCDIR/tests/integration/shmem-matrix.sh"
 require_lib
@@ -33,6 +34,38 @@ equal "beyond EOF" "kernel's exit status (SIGBUS)" "$(rc_of k-eof)" 135
 for mode in zero write; do
 	run_ucow u-eof UCOW_SHMEM_HOLES=$mode "$PROGS/shmem-hole" -s 1M -p read -e
 	same_output "beyond EOF mode=$mode" k-eof u-eof
+	matrix_cases=$((matrix_cases + 1))
+done
+# MADV_HUGEPAGE in zero mode: a write fills every hole of its fault-around window with a
+# private page at once, as an anonymous huge page would; MADV_NOHUGEPAGE takes that back.
+# The same bytes (data pages never hidden), nothing added to the file either way.
+for layout in "-d 0" "-d 4" "-r 7 -t 100"; do
+	for pattern in sparse rand-write read-write; do
+		for advice in huge huge-then-no; do
+			c="MADV_HUGEPAGE $layout $pattern -a $advice"
+			run k-adv "$PROGS/shmem-hole" $layout -p $pattern -a $advice
+			run_ucow u-adv UCOW_FAULT_AROUND=16K "$PROGS/shmem-hole" $layout \
+				-p $pattern -a $advice
+			matrix_cases=$((matrix_cases + 2))
+			same_output "$c" k-adv u-adv
+			no_stderr "$c" u-adv
+			equal "$c" "file kB (untouched)" "$(mem u-adv file_kb)" \
+				"$(mem u-adv file_kb_before)"
+			written_kb=$(($(mem k-adv written) * 4))
+			anon=$(mem u-adv anon_kb)
+			if [ $advice = huge-then-no ]; then
+				equal "$c" "anonymous kB (pages written x 4)" "$anon" "$written_kb"
+			elif [ "$anon" -lt "$written_kb" ] || [ "$anon" -gt 8192 ]; then
+				bad "$c: anonymous kB is $anon, want $written_kb to 8192"
+			fi
+		done
+	done
+done
+# Exactly the holes of the windows written: every 16th page of 8M, no data.
+for window in 16K:2048 2M:8192; do
+	run_ucow u-adv UCOW_FAULT_AROUND=${window%:*} "$PROGS/shmem-hole" -d 0 -p sparse -a huge
+	equal "MADV_HUGEPAGE sparse, window ${window%:*}" "anonymous kB" "$(mem u-adv anon_kb)" \
+		"${window#*:}"
 	matrix_cases=$((matrix_cases + 1))
 done
 say "$matrix_cases runs compared"

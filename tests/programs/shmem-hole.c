@@ -2,7 +2,7 @@
  * prints a checksum and the memory the kernel spent; knows nothing of ucow (test program).
  *
  * usage: shmem-hole [-k memfd|shm|dir:PATH] [-s SIZE] [-p PATTERN] [-d N | -r SEED] [-t TAIL]
- *                   [-x STATUS] [-e]
+ *                   [-x STATUS] [-e] [-a huge|huge-then-no]
  *   -k  the file: a memfd (default), a file in /dev/shm, or a file in directory PATH
  *   -s  mapping size (K/M suffixes; default 8M)
  *   -p  seq-write (default), seq-part (the first 3/8 and 5 pages), stride2 (every other
@@ -14,6 +14,7 @@
  *       the rest of that page reads zero and may be written, as for any file
  *   -x  exit with STATUS after a successful run (to check exit statuses are untouched)
  *   -e  map one page more than the file and, at the end, touch it: SIGBUS, as for any file
+ *   -a  advise the mapping MADV_HUGEPAGE (huge), or that and then MADV_NOHUGEPAGE
  * Output: lines that must be identical with and without ucow, then one line
  *   "mem: st_blocks_before=.. st_blocks=.. file_kb_before=.. file_kb=.. anon_kb=.." measured
  *   right after the pattern ran (file_kb is st_blocks in kB; anon_kb is the mapping's
@@ -43,6 +44,7 @@ static const char *pattern = "seq-write";
 static size_t data_every = 4;
 static size_t tail;
 static bool beyond_eof;
+static const char *advice;
 
 static void die(const char *what)
 {
@@ -116,7 +118,7 @@ int main(int argc, char **argv)
 	uint64_t sum = 0xcbf29ce484222325ULL, acc = 0;
 	bool *touched, *read;
 
-	while ((opt = getopt(argc, argv, "k:s:p:d:r:t:x:e")) != -1) {
+	while ((opt = getopt(argc, argv, "k:s:p:d:r:t:x:ea:")) != -1) {
 		switch (opt) {
 		case 'k': kind = optarg; break;
 		case 's': size = parse_size(optarg); break;
@@ -126,9 +128,11 @@ int main(int argc, char **argv)
 		case 't': tail = strtoul(optarg, NULL, 0); break;
 		case 'x': exit_status = atoi(optarg); break;
 		case 'e': beyond_eof = true; break;
+		case 'a': advice = optarg; break;
 		default:
 			fprintf(stderr, "usage: shmem-hole [-k memfd|shm|dir:PATH] [-s SIZE] "
-				"[-p PATTERN] [-d N | -r SEED] [-t TAIL] [-x STATUS] [-e]\n");
+				"[-p PATTERN] [-d N | -r SEED] [-t TAIL] [-x STATUS] [-e] "
+				"[-a huge|huge-then-no]\n");
 			return 2;
 		}
 	}
@@ -166,6 +170,10 @@ int main(int argc, char **argv)
 		   fd, 0);
 	if (map == MAP_FAILED)
 		die("mmap");
+	if (advice && madvise(map, size, MADV_HUGEPAGE) < 0)
+		die("madvise MADV_HUGEPAGE");
+	if (advice && strcmp(advice, "huge-then-no") == 0 && madvise(map, size, MADV_NOHUGEPAGE) < 0)
+		die("madvise MADV_NOHUGEPAGE");
 
 	/* The pattern. Reads are summed into acc so the compiler keeps them. */
 	if (strcmp(pattern, "seq-write") == 0) {
