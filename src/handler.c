@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "handler.h"
 #include "log.h"
+#include "placement.h"
 #include "policy.h"
 #include "region.h"
 #include "source.h"
@@ -192,6 +193,7 @@ static void resolve(const struct uffd_msg *msg)
 	int ret;
 
 	ucow_stat_add(UCOW_ST_FAULTS, 1);
+	placement_fault((pid_t)msg->arg.pagefault.feat.ptid);
 	for (;;) {
 		known = registry_lookup(&ucow_registry, f.addr, &r, true);
 		if (known) {
@@ -244,6 +246,7 @@ static void *handler_main(void *arg)
 	bool served = false;
 	int ret;
 
+	placement_init();
 	for (;;) {
 		enter_idle();
 		ret = served ? wait_spinning(&pfd) : 0;

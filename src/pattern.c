@@ -9,6 +9,7 @@
 #include "config.h"
 #include "engine.h"
 #include "pattern.h"
+#include "placement.h"
 #include "sys.h"
 #include "window.h"
 
@@ -137,6 +138,7 @@ long pattern_copy(int id, uintptr_t dst, size_t len)
 {
 	const struct pattern *p = pattern_get(id);
 	long filled, total = 0;
+	int cpu;
 
 	if (!p)
 		return -EINVAL;
@@ -144,19 +146,24 @@ long pattern_copy(int id, uintptr_t dst, size_t len)
 	 * One wake at the end: a thread woken after the first chunk would only fault again on
 	 * the next one while it is being filled.
 	 */
+	cpu = placement_near(len);
 	for (uintptr_t addr = dst; addr < dst + len; addr += CHUNK) {
 		size_t n = dst + len - addr < CHUNK ? dst + len - addr : CHUNK;
 
 		filled = ucow_answer_copy_quiet(addr, p->chunk, n);
 		if (filled < 0) {
-			if (addr == dst)
+			if (addr == dst) {
+				placement_home(cpu);
 				return filled;
+			}
 			len = addr - dst;
 			break;
 		}
 		total += filled;
 	}
+	placement_leave(cpu);
 	ucow_answer_wake(dst, len);
+	placement_home(cpu);
 	return total;
 }
 

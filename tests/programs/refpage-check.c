@@ -18,6 +18,7 @@
  * Prints "ok CASE" or "FAIL CASE: why" per case; exit status 0 when all passed, 1 if not,
  * 77 when the function cannot be found.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -737,7 +738,72 @@ static void case_sparse(void)
 	close(rp.fd);
 }
 
-/* A long sequential read, where the window grows. */
+/* The "Cpus_allowed_list:" value in a status file. */
+static bool read_cpus_allowed(const char *path, char *out, size_t len)
+{
+	char line[256];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Cpus_allowed_list:", 18)) {
+			snprintf(out, len, "%s", line + 18 + strspn(line + 18, " \t"));
+			found = true;
+		}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* The CPUs of this thread (@name NULL) or of the thread named @name; false if none. */
+static bool cpus_allowed(const char *name, char *out, size_t len)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir;
+
+	if (!name)
+		return read_cpus_allowed("/proc/thread-self/status", out, len);
+	dir = opendir("/proc/self/task");
+	while (dir && !found && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name))) {
+			snprintf(path, sizeof(path), "/proc/self/task/%s/status", d->d_name);
+			found = read_cpus_allowed(path, out, len);
+		}
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* A thread named @name, if any, takes back this thread's CPU mask within a second. */
+static void check_mask_back(const char *name)
+{
+	char mine[256], its[256] = "";
+
+	if (!cpus_allowed(NULL, mine, sizeof(mine)))
+		return;
+	for (int i = 0; i < 1000; i++) {
+		if (!cpus_allowed(name, its, sizeof(its)) || !strcmp(its, mine))
+			return;
+		usleep(1000);
+	}
+	fail("%s keeps CPUs %.*s (this thread: %.*s)", name, (int)strcspn(its, "\n"), its,
+	     (int)strcspn(mine, "\n"), mine);
+}
+
+/* A long sequential read, where the window grows: ucow fills its windows on this thread's
+ * CPU, and its handler thread ends with the CPU mask it had. */
 static void case_sequential(void)
 {
 	const size_t len = 16UL << 20;
@@ -747,6 +813,7 @@ static void case_sequential(void)
 	if (!refpage_new(&rp, 8) || !(p = map_rp(&rp, len, PROT_READ | PROT_WRITE, 0)))
 		return;
 	check(&rp, p, 0, len, "sequential read");
+	check_mask_back("ucow-handler");
 	seq_resident = resident_pages(p, len);
 	munmap(p, len);
 	close(rp.fd);
