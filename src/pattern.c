@@ -134,7 +134,7 @@ void pattern_write(int id, void *dst, size_t len)
 		memcpy((char *)dst + done, p->chunk, len - done < CHUNK ? len - done : CHUNK);
 }
 
-long pattern_copy(int id, uintptr_t dst, size_t len)
+long pattern_copy(int id, uintptr_t dst, size_t len, bool near)
 {
 	const struct pattern *p = pattern_get(id);
 	long filled, total = 0;
@@ -146,7 +146,7 @@ long pattern_copy(int id, uintptr_t dst, size_t len)
 	 * One wake at the end: a thread woken after the first chunk would only fault again on
 	 * the next one while it is being filled.
 	 */
-	cpu = placement_near(len);
+	cpu = near ? placement_near(len) : -1;
 	for (uintptr_t addr = dst; addr < dst + len; addr += CHUNK) {
 		size_t n = dst + len - addr < CHUNK ? dst + len - addr : CHUNK;
 
@@ -220,7 +220,7 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pa
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
 		filled = ucow_answer_zero(f->addr, end - f->addr);
 	else
-		filled = pattern_copy((int)r->data, f->addr, end - f->addr);
+		filled = pattern_copy((int)r->data, f->addr, end - f->addr, true);
 	if (filled < 0)
 		return (int)filled;
 	count_pages(pages_stat, filled);

@@ -226,7 +226,10 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
 	long filled;
 
 	end = holes_ahead(r, addr, end);
-	filled = pattern_copy(zero_pattern, addr, end - addr);
+	/* Not on the writer's CPU: fresh memory for the most part (guest RAM) gains nothing
+	 * there, and each move wakes an idle CPU (sequential writes: 0.48 -> 0.56 of the
+	 * kernel's time, measured). Nor for MADV_HUGEPAGE windows. */
+	filled = pattern_copy(zero_pattern, addr, end - addr, false);
 	if (filled < 0)
 		return filled;
 	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
@@ -307,7 +310,7 @@ static int fill_window_private(const struct ucow_region *r, const struct ucow_fa
 	long filled;
 
 	hole_window(r, f->addr, &start, &end);
-	filled = pattern_copy(zero_pattern, start, end - start);
+	filled = pattern_copy(zero_pattern, start, end - start, false);
 	if (filled < 0)
 		return (int)filled;
 	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
