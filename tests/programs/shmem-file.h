@@ -47,21 +47,23 @@ static inline int shmem_file_open(const char *prog, const char *kind)
 
 /*
  * The file's st_blocks (512-byte units): what a tmpfs file holds in memory. -1 on error.
- * Read until two readings a few milliseconds apart agree: on this VM the kernel's count has
- * been seen a few pages short of the pages just written, in plain runs as well.
+ * Read until three readings 5 ms apart agree: on this VM the kernel's count has been seen
+ * a few pages short of the pages just written, in plain runs as well (once 17 pages short
+ * with two readings 2 ms apart agreeing).
  */
 static inline long shmem_file_blocks(int fd)
 {
 	struct stat st;
 	long prev = -2;
+	int same = 0;
 
-	for (int i = 0; i < 50; i++) {
+	for (int i = 0; i < 100 && same < 2; i++) {
 		if (fstat(fd, &st) < 0)
 			return -1;
-		if ((long)st.st_blocks == prev)
-			break;
+		same = (long)st.st_blocks == prev ? same + 1 : 0;
 		prev = (long)st.st_blocks;
-		usleep(2000);
+		if (same < 2)
+			usleep(5000);
 	}
 	return (long)st.st_blocks;
 }
