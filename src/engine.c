@@ -1,10 +1,13 @@
 /* engine.c: the process's userfaultfd, started on the first managed region; registering
  * and handing back ranges; the answers policies give to faults. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -295,22 +298,69 @@ void engine_forget_unmapped(uintptr_t start, uintptr_t end)
 	forget_dead(start, end, true);
 }
 
+/*
+ * Whether this thread is the program's only one (besides the handler): then nothing else
+ * can touch a range it unmaps. /proc/self/stat's 20th field counts the threads.
+ */
+static bool program_alone(void)
+{
+	char buf[512], *p;
+	int fd, field = 2, threads;
+	ssize_t n;
+
+	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	for (; *p && field < 20; p++)
+		if (*p == ' ')
+			field++;
+	threads = atoi(p);
+	return *p && threads >= 1 && threads <= 1 + (handler_running() ? 1 : 0);
+}
+
 void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u)
 {
 	struct ucow_region v[UNMAP_FIRST_MAX];
 	uintptr_t resume;
+	size_t n;
+	int alone = -1;		/* not asked yet */
 
 	u->n = 0;
 	u->rest = true;
+	u->masked = false;
 	if (engine.uffd < 0)
 		return;
-	u->n = registry_collect(&ucow_registry, start, end, v, UNMAP_FIRST_MAX, &resume);
+	n = registry_collect(&ucow_registry, start, end, v, UNMAP_FIRST_MAX, &resume);
 	u->rest = resume != 0;
-	for (size_t i = 0; i < u->n; i++) {
-		u->v[i].start = v[i].start;
-		u->v[i].end = v[i].end;
-		u->v[i].birth = v[i].birth;
-		/* Also wakes a fault waiting there: it meets the unmap, as without ucow. */
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].policy->kernel_fallback) {
+			if (alone < 0)
+				alone = program_alone();
+			if (!alone) {
+				u->rest = true;
+				continue;
+			}
+			if (!u->masked) {
+				sigset_t all;
+
+				/* A signal handler here could touch the range in between. */
+				sigfillset(&all);
+				pthread_sigmask(SIG_SETMASK, &all, &u->old);
+				u->masked = true;
+			}
+		}
+		u->v[u->n].start = v[i].start;
+		u->v[u->n].end = v[i].end;
+		u->v[u->n].birth = v[i].birth;
+		u->n++;
 		uffd_unregister(engine.uffd, v[i].start, v[i].end - v[i].start);
 	}
 }
@@ -330,6 +380,8 @@ void engine_unmap_end(uintptr_t start, uintptr_t end, const struct engine_unmap 
 				   (unsigned long)s, (unsigned long)e);
 		}
 	}
+	if (u->masked)
+		pthread_sigmask(SIG_SETMASK, &u->old, NULL);
 	if (unmapped && u->rest) {
 		handler_barrier();
 		engine_forget_unmapped(start, end);

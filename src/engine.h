@@ -4,6 +4,7 @@
 #define UCOW_ENGINE_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,17 +47,22 @@ void engine_unmanage(uintptr_t start, uintptr_t end);
 void engine_forget_unmapped(uintptr_t start, uintptr_t end);
 
 /*
- * An interposed munmap of [start,end): engine_unmap_begin() unregisters the managed pieces
+ * An interposed munmap of [start,end): engine_unmap_begin() unregisters managed pieces
  * first, so the kernel queues no unmap event that the unmapping thread would wait for the
- * handler to read (a round trip: 100 us and more when the handler sleeps). The pieces stay
+ * handler to read (a round trip: 100 us and more when the handler sleeps). A fault waiting
+ * there is woken and meets the kernel's own fill until the munmap is done: right for shmem
+ * holes (the kernel's fill is the file's content), wrong for a pattern or a deferred value,
+ * whose pieces are unregistered first only while no other thread of the program can touch
+ * them (with this thread's signals blocked until engine_unmap_end()). The pieces stay
  * recorded until engine_unmap_end() hears whether the munmap succeeded (it fails whole):
- * then they are forgotten, or registered again. Pieces beyond UNMAP_FIRST_MAX are left to
- * the unmap events.
+ * then they are forgotten, or registered again. The rest is left to the unmap events.
  */
 #define UNMAP_FIRST_MAX 16
 struct engine_unmap {
 	size_t n;
-	bool rest;		/* more pieces than fit: their events do the work */
+	bool rest;		/* pieces not unregistered: their events do the work */
+	bool masked;		/* signals blocked; @old is the mask to put back */
+	sigset_t old;
 	struct {
 		uintptr_t start, end;
 		uint64_t birth;

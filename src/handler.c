@@ -197,14 +197,17 @@ static void resolve(const struct uffd_msg *msg)
 	for (;;) {
 		known = registry_lookup(&ucow_registry, f.addr, &r, true);
 		if (known) {
+			window_fault_region(r.birth);
 			ret = r.policy->fault(&r, &f);
 			if (r.src)
 				source_put(r.src);
 		} else {
 			/* Registered with us but unknown (grown by a call ucow did not see): the
 			 * kernel would give zeroes to new anonymous memory and to a shmem hole. */
-			ucow_stat_add(UCOW_ST_UNKNOWN_FAULTS, 1);
 			ret = (int)ucow_answer_zero(f.addr, UCOW_PAGE_SIZE);
+			/* Nothing filled: the range went (a fault that raced with its unmap). */
+			if (ret > 0)
+				ucow_stat_add(UCOW_ST_UNKNOWN_FAULTS, 1);
 			ret = ret > 0 ? 0 : ret;
 		}
 		if (ret != -EAGAIN)

@@ -22,15 +22,12 @@
 #define NEAR_MIN_PAGES 256
 
 static struct {
-	cpu_set_t home;		/* the handler's own mask, put back after each move */
-	bool usable;		/* more than one CPU to choose from */
+	cpu_set_t home;		/* the handler's mask before a move, put back after it */
 	pid_t tid;		/* the thread whose fault is being served, 0 if unknown */
 } place;
 
 void placement_init(void)
 {
-	place.usable = sched_getaffinity(0, sizeof(place.home), &place.home) == 0 &&
-		       CPU_COUNT(&place.home) > 1;
 	place.tid = 0;
 }
 
@@ -66,10 +63,10 @@ static int thread_cpu(pid_t tid)
 }
 
 /*
- * Whether a CPU stays idle for the woken thread once the handler leaves its CPU: the tasks
- * running system-wide (the fourth field of /proc/loadavg, counting this thread) leave one
- * free. On a busy machine the handler stays where it is: moved onto a busy CPU, it would
- * wait there behind another task while the faulting thread waits for it.
+ * Whether every other CPU is idle: the tasks running system-wide (the fourth field of
+ * /proc/loadavg) are this thread alone. Otherwise the handler stays where it is: moved onto
+ * a CPU that is busy (a pinned or real-time task the count cannot place), it would wait
+ * there behind it while the faulting thread waits for the handler.
  */
 static bool cpus_to_spare(void)
 {
@@ -89,7 +86,7 @@ static bool cpus_to_spare(void)
 		return false;
 	while (slash > buf && slash[-1] != ' ')
 		slash--;
-	return atoi(slash) < CPU_COUNT(&place.home);
+	return atoi(slash) <= 1;
 }
 
 static bool set_mask(const cpu_set_t *mask)
@@ -102,7 +99,11 @@ int placement_near(size_t len)
 	cpu_set_t one;
 	int cpu;
 
-	if (!place.usable || !place.tid || len < NEAR_MIN_PAGES * UCOW_PAGE_SIZE)
+	if (!place.tid || len < NEAR_MIN_PAGES * UCOW_PAGE_SIZE)
+		return -1;
+	/* Read each time: the program or an administrator may have set it since. */
+	if (sched_getaffinity(0, sizeof(place.home), &place.home) < 0 ||
+	    CPU_COUNT(&place.home) < 2)
 		return -1;
 	cpu = thread_cpu(place.tid);
 	if (cpu < 0 || !CPU_ISSET(cpu, &place.home) || !cpus_to_spare())

@@ -2,7 +2,6 @@
  * fault there means a hole in the page cache; ucow fills it without filling the file. */
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -32,10 +31,12 @@ static bool is_regular(int fd)
 static int zero_pattern;
 
 /*
- * The region's policy word: the mode (enum ucow_shmem_mode), and whether the program wants
- * huge pages there (MADV_HUGEPAGE, or transparent huge pages set to always). Then a write to
- * a hole fills every hole of its fault-around window with private pages at once, as an
- * anonymous huge page would: memory for the window, no more faults in it.
+ * The region's policy word: the mode (enum ucow_shmem_mode), and whether the program asked
+ * for huge pages there (MADV_HUGEPAGE). Then a write to a hole fills every hole of its
+ * fault-around window with private pages at once, as an anonymous huge page would: memory
+ * for the window, no more faults in it. Not for transparent huge pages set to always: that
+ * setting is for anonymous memory, often a distribution's default, and would give every
+ * scattered writer whole windows.
  */
 #define SH_MODE_MASK 0xffULL
 #define SH_HUGE (1ULL << 8)
@@ -45,27 +46,6 @@ static bool mode_is(const struct ucow_region *r, enum ucow_shmem_mode mode)
 	return (r->data & SH_MODE_MASK) == (uint64_t)mode;
 }
 
-/* Whether transparent huge pages are "always" (the brackets mark the setting in use). */
-static bool thp_always(void)
-{
-	static int always = -1;
-	char buf[64] = "";
-	ssize_t n;
-	int fd;
-
-	if (always >= 0)
-		return always;
-	fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n > 0)
-			buf[n] = '\0';
-	}
-	always = strstr(buf, "[always]") != NULL;
-	return always;
-}
-
 const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data)
 {
 	if (ucow_cfg.shmem_holes == UCOW_SHMEM_OFF || fd < 0)
@@ -73,8 +53,6 @@ const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_
 	if ((flags & MAP_TYPE) != MAP_PRIVATE || !is_regular(fd))
 		return NULL;
 	*data = (uint64_t)ucow_cfg.shmem_holes;
-	if (ucow_cfg.shmem_holes == UCOW_SHMEM_ZERO && thp_always())
-		*data |= SH_HUGE;
 	if (!zero_pattern)
 		zero_pattern = pattern_of_byte(0);
 	return &ucow_shmem_holes_policy;
@@ -280,16 +258,18 @@ static bool written_densely(const struct ucow_region *r, uintptr_t addr)
  * strided is caught at the next measured window. Handler thread only.
  */
 static uintptr_t filled_up_to;	/* where the last window filled ahead ended */
+static uint64_t filled_birth;	/* in which mapping (region.birth) */
 
 static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
 {
 	static unsigned int blind;
+	bool resumes = addr == filled_up_to && r->birth == filled_birth;
 
-	if (addr == filled_up_to && blind < BLIND_FILLS) {
+	if (resumes && blind < BLIND_FILLS) {
 		blind++;
 		return true;
 	}
-	if (addr != filled_up_to && written_densely(r, addr)) {
+	if (!resumes && written_densely(r, addr)) {
 		blind = 1;
 		return true;
 	}
@@ -339,6 +319,7 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 		if (filled < 0)
 			return (int)filled;
 		filled_up_to = (uintptr_t)filled;
+		filled_birth = r->birth;
 		window_covered(f->addr, filled_up_to);
 		return 0;
 	}

@@ -18,6 +18,7 @@
 #define CONFIRM 2
 
 struct stream {
+	uint64_t birth;		/* the mapping (region.birth) the stream runs through */
 	uintptr_t last;		/* where the stream's last window began: its last fault */
 	uintptr_t next;		/* where the stream's last window ended */
 	size_t size;		/* its window, bytes, once confirmed */
@@ -27,6 +28,14 @@ struct stream {
 
 static struct stream streams[STREAMS];
 static unsigned long clock_ticks;
+/* The mapping of the fault being resolved: a stream never continues into another one,
+ * such as a new mapping at an address unmapped without an event. */
+static uint64_t current_birth;
+
+void window_fault_region(uint64_t birth)
+{
+	current_birth = birth;
+}
 
 static struct stream *find_stream(uintptr_t addr)
 {
@@ -35,7 +44,7 @@ static struct stream *find_stream(uintptr_t addr)
 
 		/* Only the very next page continues a stream: a scattered fault that lands
 		 * near a window must not make ucow fill pages nobody asked for. */
-		if (s->size && addr == s->next)
+		if (s->size && addr == s->next && s->birth == current_birth)
 			return s;
 	}
 	return NULL;
@@ -72,6 +81,7 @@ uintptr_t window_next(uintptr_t addr, uintptr_t hi, size_t max)
 		s = oldest_stream();
 		s->hits = 0;
 		s->size = UCOW_PAGE_SIZE;
+		s->birth = current_birth;
 	}
 	s->last = addr;
 	s->next = clip(addr, size, hi);
@@ -88,6 +98,7 @@ uintptr_t window_next(uintptr_t addr, uintptr_t hi, size_t max)
 #define STRIDE_MAX (4UL << 20)	/* farther apart than this is scattered, not strided */
 
 struct strided {
+	uint64_t birth;
 	uintptr_t next;		/* where the stream's next fault is expected */
 	size_t stride;
 	unsigned int hits;
@@ -95,13 +106,17 @@ struct strided {
 };
 
 static struct strided strided[STREAMS];
-static uintptr_t recent[RECENT];
+static struct {
+	uintptr_t addr;
+	uint64_t birth;
+} recent[RECENT];
 static unsigned int recent_at;
 
 static struct strided *find_strided(uintptr_t addr)
 {
 	for (int i = 0; i < STREAMS; i++)
-		if (strided[i].stride && strided[i].next == addr)
+		if (strided[i].stride && strided[i].next == addr &&
+		    strided[i].birth == current_birth)
 			return &strided[i];
 	return NULL;
 }
@@ -111,14 +126,16 @@ static struct strided *new_strided(uintptr_t addr)
 	struct strided *old = &strided[0];
 
 	for (int i = 0; i < RECENT; i++) {
-		uintptr_t r = recent[i];
+		uintptr_t r = recent[i].addr;
 
-		if (r && addr > r + UCOW_PAGE_SIZE && addr - r <= STRIDE_MAX) {
+		if (r && recent[i].birth == current_birth && addr > r + UCOW_PAGE_SIZE &&
+		    addr - r <= STRIDE_MAX) {
 			for (int j = 1; j < STREAMS; j++)
 				if (strided[j].used < old->used)
 					old = &strided[j];
 			old->stride = addr - r;
 			old->hits = 1;
+			old->birth = current_birth;
 			return old;
 		}
 	}
@@ -139,7 +156,8 @@ unsigned int window_strided(uintptr_t addr, uintptr_t hi, size_t max, size_t *st
 			count = (hi - addr - 1) / s->stride + 1;
 	} else if (!s) {
 		s = new_strided(addr);
-		recent[recent_at++ % RECENT] = addr;
+		recent[recent_at % RECENT].addr = addr;
+		recent[recent_at++ % RECENT].birth = current_birth;
 		if (!s)
 			return 1;
 	}
@@ -159,7 +177,7 @@ void window_covered(uintptr_t addr, uintptr_t end)
 	for (int i = 0; i < STREAMS; i++) {
 		struct stream *s = &streams[i];
 
-		if (s->size && s->last == addr && end > s->next) {
+		if (s->size && s->last == addr && s->birth == current_birth && end > s->next) {
 			s->size = end - addr;
 			s->next = end;
 			return;

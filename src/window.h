@@ -28,6 +28,8 @@ bool window_continues(uintptr_t addr);
  * of the stream will come at @end.
  */
 void window_covered(uintptr_t addr, uintptr_t end);
+/* The mapping (region.birth) of the fault the calls below are about; set per fault. */
+void window_fault_region(uint64_t birth);
 /* Forgets the streams inside [start, end) (unmapped, discarded). */
 void window_forget(uintptr_t start, uintptr_t end);
 

@@ -23,9 +23,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef REFPAGE_LINKED
@@ -786,6 +789,32 @@ static bool cpus_allowed(const char *name, char *out, size_t len)
 	return found;
 }
 
+/* The id of a thread of this process named @name, or 0. */
+static int thread_named(const char *name)
+{
+	char path[300], comm[64];
+	struct dirent *d;
+	int tid = 0;
+	DIR *dir = opendir("/proc/self/task");
+
+	while (dir && !tid && (d = readdir(dir))) {
+		FILE *f;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name)))
+			tid = atoi(d->d_name);
+		fclose(f);
+	}
+	if (dir)
+		closedir(dir);
+	return tid;
+}
+
 /* A thread named @name, if any, takes back this thread's CPU mask within a second. */
 static void check_mask_back(const char *name)
 {
@@ -819,6 +848,164 @@ static void case_sequential(void)
 	close(rp.fd);
 }
 
+/* ---- unmapping while another thread reads ------------------------------------------- */
+
+#define RACE_PAGES 64
+#define RACE_ROUNDS 400
+
+static struct refpage race_rp;
+static unsigned char *_Atomic race_map;
+static atomic_int race_round, race_done;
+static atomic_long race_wrong, race_segv;
+static __thread sigjmp_buf race_jump;
+
+static void race_on_segv(int sig)
+{
+	(void)sig;
+	siglongjmp(race_jump, 1);
+}
+
+/* Each read of an untouched page gives the pattern, or SIGSEGV once it is unmapped. */
+static void *race_reader(void *arg)
+{
+	(void)arg;
+	for (volatile int r = 1;; r++) {
+		unsigned char *p;
+
+		while (atomic_load(&race_round) < r && atomic_load(&race_round) >= 0)
+			;
+		if (atomic_load(&race_round) < 0)
+			return NULL;
+		p = atomic_load(&race_map);
+		if (!sigsetjmp(race_jump, 1)) {
+			for (size_t k = 0; k < RACE_PAGES; k++) {
+				size_t i = k * PAGE + 7;
+
+				if (*(volatile unsigned char *)(p + i) != race_rp.pat[i % race_rp.size]) {
+					atomic_fetch_add(&race_wrong, 1);
+					break;
+				}
+			}
+		} else {
+			atomic_fetch_add(&race_segv, 1);
+		}
+		atomic_store(&race_done, r);
+	}
+}
+
+/*
+ * One thread unmaps while another reads untouched pages: ucow must not hand the pages to
+ * the kernel (zeroes) before the unmap, which it did when munmap unregistered them first.
+ */
+static void case_unmap_race(void)
+{
+	struct sigaction sa = { .sa_handler = race_on_segv, .sa_flags = SA_NODEFER }, old;
+	pthread_t t;
+
+	if (!refpage_new(&race_rp, 16))
+		return;
+	sigaction(SIGSEGV, &sa, &old);
+	atomic_store(&race_round, 0);
+	atomic_store(&race_done, 0);
+	pthread_create(&t, NULL, race_reader, NULL);
+	for (int r = 1; r <= RACE_ROUNDS; r++) {
+		unsigned char *p = map_rp(&race_rp, RACE_PAGES * PAGE, PROT_READ, 0);
+		struct timespec ts = { 0, (r * 7919 % 200) * 1000 };
+
+		if (!p)
+			break;
+		atomic_store(&race_map, p);
+		atomic_store(&race_round, r);
+		nanosleep(&ts, NULL);
+		munmap(p, RACE_PAGES * PAGE);
+		while (atomic_load(&race_done) < r)
+			;
+	}
+	atomic_store(&race_round, -1);
+	pthread_join(t, NULL);
+	sigaction(SIGSEGV, &old, NULL);
+	if (race_wrong)
+		fail("%ld of %d rounds read a byte that is not the pattern while the mapping "
+		     "was being unmapped (%ld ended in SIGSEGV)", race_wrong, RACE_ROUNDS,
+		     race_segv);
+	close(race_rp.fd);
+}
+
+/* A new mapping where one was just unmapped starts with no window: one touch, one page. */
+static void case_fresh_window(void)
+{
+	const size_t len = 8UL << 20;
+	struct refpage rp;
+	unsigned char *p, *q;
+	long first;
+
+	if (!refpage_new(&rp, 4) || !(p = map_rp(&rp, len, PROT_READ, 0)))
+		return;
+	for (size_t k = 0; k < 10; k++)
+		(void)*(volatile unsigned char *)(p + k * PAGE);
+	first = (long)resident_pages(p, len);
+	munmap(p, len);
+	if (first >= (long)(len / PAGE)) {	/* filled when made (no userfaultfd) */
+		close(rp.fd);
+		return;
+	}
+	q = mmap(p, len, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, rp.fd, 0);
+	if (q == MAP_FAILED) {
+		close(rp.fd);
+		return;	/* taken meanwhile: nothing to check */
+	}
+	(void)*(volatile unsigned char *)(q + (size_t)first * PAGE);
+	if (resident_pages(q, len) > 1)
+		fail("one touch at page %ld of a new mapping filled %ld pages", first,
+		     (long)resident_pages(q, len));
+	munmap(q, len);
+	close(rp.fd);
+}
+
+/* A CPU mask set on ucow's handler thread (by the program, by taskset -a) stays. */
+static void case_handler_mask(void)
+{
+	const size_t len = 16UL << 20;
+	char before[256], after[256];
+	struct refpage rp;
+	unsigned char *p;
+	cpu_set_t mine, one, other;
+	int tid, a = -1, b = -1;
+
+	/* Two CPUs this thread may use: the handler gets the first, this thread the second. */
+	if (sched_getaffinity(0, sizeof(mine), &mine) < 0)
+		return;
+	for (int c = 0; c < CPU_SETSIZE && b < 0; c++)
+		if (CPU_ISSET(c, &mine))
+			*(a < 0 ? &a : &b) = c;
+	if (b < 0 || !refpage_new(&rp, 8))
+		return;	/* one CPU: ucow never moves its handler */
+	if (!(p = map_rp(&rp, len, PROT_READ, 0))) {
+		close(rp.fd);
+		return;
+	}
+	(void)*(volatile unsigned char *)p;	/* the handler runs from here on */
+	tid = thread_named("ucow-handler");
+	CPU_ZERO(&one);
+	CPU_SET(a, &one);
+	CPU_ZERO(&other);
+	CPU_SET(b, &other);
+	if (tid > 0 && sched_setaffinity(tid, sizeof(one), &one) == 0 &&
+	    sched_setaffinity(0, sizeof(other), &other) == 0 &&
+	    cpus_allowed("ucow-handler", before, sizeof(before))) {
+		check(&rp, p, 0, len, "sequential read");
+		usleep(10000);
+		if (cpus_allowed("ucow-handler", after, sizeof(after)) && strcmp(before, after))
+			fail("the handler's CPUs were %.*s, now %.*s", (int)strcspn(before, "\n"),
+			     before, (int)strcspn(after, "\n"), after);
+	}
+	if (tid > 0)
+		sched_setaffinity(tid, sizeof(mine), &mine);
+	sched_setaffinity(0, sizeof(mine), &mine);
+	munmap(p, len);
+	close(rp.fd);
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(void);
@@ -838,6 +1025,9 @@ static const struct {
 	{ "syscalls", case_syscalls },
 	{ "sparse", case_sparse },
 	{ "sequential", case_sequential },
+	{ "unmap-race", case_unmap_race },
+	{ "fresh-window", case_fresh_window },
+	{ "handler-mask", case_handler_mask },
 };
 
 /* ---- the other modes --------------------------------------------------------------------- */
