@@ -75,6 +75,20 @@ matrix_one() {
 	want_anon=$(($(mem "$k" written) * 4))
 	holes_touched=$(mem "$k" holes_touched)
 	holes_read=$(mem "$k" holes_read)
+	# The kernel's own count has been read short on this VM, stable over 10 ms, in plain
+	# runs (twice in one day of make check, 11 and 17 pages): such a run is made again,
+	# twice at most, and said.
+	m_tries=1
+	while [ "$m_how/$m_exact_kernel" = managed/yes ] && [ $m_tries -lt 3 ] &&
+	      [ "$k_file" != $((before + 4 * holes_touched)) ]; do
+		say "note: $kc: the kernel's file kB read $k_file, want" \
+			"$((before + 4 * holes_touched)); running it again"
+		run "$k" "$PROGS/shmem-hole" -k "$m_kind" -s "$m_size" $m_args -p "$m_pattern" \
+			-x $MATRIX_STATUS
+		before=$(mem "$k" file_kb_before)
+		k_file=$(mem "$k" file_kb)
+		m_tries=$((m_tries + 1))
+	done
 	# The kernel: one private page per page written, and (the cost ucow removes) one page
 	# in the file per hole touched. Asserted, so that ucow's numbers below mean something.
 	equal "$kc" "anonymous kB (pages written x 4)" "$(mem "$k" anon_kb)" "$want_anon"
