@@ -30,10 +30,16 @@ static struct {
 	int uffd;
 	uint64_t features;
 	pthread_mutex_t lock;		/* serialises start-up */
+	atomic_int recording;		/* engine_manage calls between register and record */
 } engine = {
 	.uffd = -1,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 };
+
+bool engine_recording(void)
+{
+	return atomic_load(&engine.recording) > 0;
+}
 
 enum ucow_engine_mode engine_mode(void)
 {
@@ -204,8 +210,10 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	 * recorded (nothing faults in it before this mmap has returned).
 	 */
 	handler_barrier();
+	atomic_fetch_add(&engine.recording, 1);
 	ret = register_range(r.start, r.end);
 	if (ret < 0) {
+		atomic_fetch_sub(&engine.recording, 1);
 		if (r.src)
 			source_put(r.src);
 		ucow_stat_add(UCOW_ST_REGISTER_FAILED, 1);
@@ -219,6 +227,7 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 		registry_remove(&ucow_registry, r.start, r.end);
 		ret = registry_insert(&ucow_registry, &r);
 	}
+	atomic_fetch_sub(&engine.recording, 1);
 	if (r.src)
 		source_put(r.src);
 	if (ret < 0) {
@@ -509,6 +518,8 @@ void engine_fork_child(void)
 
 	pthread_rwlock_init(&ucow_registry.lock, NULL);
 	pthread_mutex_init(&engine.lock, NULL);
+	/* A thread of the parent between register and record is not here. */
+	atomic_store(&engine.recording, 0);
 	source_fork_child();
 	ucow_stats_reset();
 	handler_fork_child();

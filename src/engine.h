@@ -37,6 +37,12 @@ int engine_start(void);
 int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy, int fd,
 		  uint64_t offset, uint64_t data, int prot);
 
+/*
+ * Whether some engine_manage() has registered a range and not yet recorded it: a fault
+ * there finds no region for that long (another thread touching memory being memset).
+ */
+bool engine_recording(void);
+
 /* Hands [start,end) back to the kernel: unregistered, forgotten, waiters woken. */
 void engine_unmanage(uintptr_t start, uintptr_t end);
 

@@ -182,6 +182,29 @@ static void give_up(const struct ucow_fault *f, const struct ucow_region *r, int
 	engine_unmanage(f->addr, f->addr + UCOW_PAGE_SIZE);
 }
 
+#define RECORD_PATIENCE_NS 2000000	/* 2 ms */
+
+/*
+ * The region of @addr. A range is registered before it is recorded (engine_manage), so a
+ * fault can come first: then the handler waits for the record (its value, for a deferred
+ * memset) rather than answer zeroes. Bounded: after that, the caller treats it as unknown.
+ */
+static bool lookup_recorded(uintptr_t addr, struct ucow_region *r)
+{
+	uint64_t deadline = 0;
+
+	while (!registry_lookup(&ucow_registry, addr, r, true)) {
+		if (!engine_recording())
+			return false;
+		if (!deadline)
+			deadline = sys_now_ns() + RECORD_PATIENCE_NS;
+		else if (sys_now_ns() > deadline)
+			return false;
+		sched_yield();
+	}
+	return true;
+}
+
 static void resolve(const struct uffd_msg *msg)
 {
 	struct ucow_fault f = {
@@ -195,7 +218,7 @@ static void resolve(const struct uffd_msg *msg)
 	ucow_stat_add(UCOW_ST_FAULTS, 1);
 	placement_fault((pid_t)msg->arg.pagefault.feat.ptid);
 	for (;;) {
-		known = registry_lookup(&ucow_registry, f.addr, &r, true);
+		known = lookup_recorded(f.addr, &r);
 		if (known) {
 			window_fault_region(r.birth);
 			ret = r.policy->fault(&r, &f);

