@@ -1,13 +1,11 @@
 /* engine.c: the process's userfaultfd, started on the first managed region; registering
  * and handing back ranges; the answers policies give to faults. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -313,26 +311,9 @@ void engine_forget_unmapped(uintptr_t start, uintptr_t end)
  */
 static bool program_alone(void)
 {
-	char buf[512], *p;
-	int fd, field = 2, threads;
-	ssize_t n;
+	long threads = sys_proc_stat_field("/proc/self/stat", 20);
 
-	fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return false;
-	for (; *p && field < 20; p++)
-		if (*p == ' ')
-			field++;
-	threads = atoi(p);
-	return *p && threads >= 1 && threads <= 1 + (handler_running() ? 1 : 0);
+	return threads >= 1 && threads <= 1 + (handler_running() ? 1 : 0);
 }
 
 void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u)

@@ -1,10 +1,10 @@
 /* placement.c: where the handler thread fills a large window. On the CPU of the thread that
  * faulted, which will use and unmap the pages, then off it before the wake-up. */
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -39,27 +39,12 @@ void placement_fault(pid_t tid)
 /* The CPU @tid last ran on (field 39 of its stat file), or -1. */
 static int thread_cpu(pid_t tid)
 {
-	char path[64], buf[512], *p;
-	int fd, field = 2, cpu;
-	ssize_t n;
+	char path[64];
+	long cpu;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');	/* the command name may hold spaces and parentheses */
-	if (!p)
-		return -1;
-	for (; *p && field < 39; p++)
-		if (*p == ' ')
-			field++;
-	cpu = atoi(p);
-	return *p && cpu >= 0 && cpu < CPU_SETSIZE ? cpu : -1;
+	cpu = sys_proc_stat_field(path, 39);
+	return cpu >= 0 && cpu < CPU_SETSIZE ? (int)cpu : -1;
 }
 
 /*
