@@ -758,37 +758,6 @@ static bool read_cpus_allowed(const char *path, char *out, size_t len)
 	return found;
 }
 
-/* The CPUs of this thread (@name NULL) or of the thread named @name; false if none. */
-static bool cpus_allowed(const char *name, char *out, size_t len)
-{
-	char path[300], comm[64];
-	struct dirent *d;
-	bool found = false;
-	DIR *dir;
-
-	if (!name)
-		return read_cpus_allowed("/proc/thread-self/status", out, len);
-	dir = opendir("/proc/self/task");
-	while (dir && !found && (d = readdir(dir))) {
-		FILE *f;
-
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, name, strlen(name))) {
-			snprintf(path, sizeof(path), "/proc/self/task/%s/status", d->d_name);
-			found = read_cpus_allowed(path, out, len);
-		}
-		fclose(f);
-	}
-	if (dir)
-		closedir(dir);
-	return found;
-}
-
 /* The id of a thread of this process named @name, or 0. */
 static int thread_named(const char *name)
 {
@@ -813,6 +782,21 @@ static int thread_named(const char *name)
 	if (dir)
 		closedir(dir);
 	return tid;
+}
+
+/* The CPUs of this thread (@name NULL) or of the thread named @name; false if none. */
+static bool cpus_allowed(const char *name, char *out, size_t len)
+{
+	char path[64];
+	int tid;
+
+	if (!name)
+		return read_cpus_allowed("/proc/thread-self/status", out, len);
+	tid = thread_named(name);
+	if (!tid)
+		return false;
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	return read_cpus_allowed(path, out, len);
 }
 
 /* A thread named @name, if any, takes back this thread's CPU mask within a second. */
