@@ -15,6 +15,7 @@
 #include "handler.h"
 #include "log.h"
 #include "region.h"
+#include "sigguard.h"
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
@@ -465,6 +466,81 @@ int ucow_answer_wake(uintptr_t dst, size_t len)
 	return ret == -ENOENT ? 0 : ret;
 }
 
+/* The forking thread's signal mask, from engine_fork_prepare() until fork returns. */
+static __thread struct sigguard fork_guard;
+
+#define FORK_BATCH 32
+
+/*
+ * Every region of [start,end) that a policy must fill itself is filled for real (@registered:
+ * through the userfaultfd, else by writing its missing pages). Returns how many could not be.
+ */
+static int materialise_all(uintptr_t start, uintptr_t end, bool registered)
+{
+	int failed = 0;
+
+	while (start < end) {
+		struct ucow_region v[FORK_BATCH];
+		uintptr_t resume;
+		size_t n = registry_collect(&ucow_registry, start, end, v, FORK_BATCH, &resume);
+
+		for (size_t i = 0; i < n; i++) {
+			int ret;
+
+			if (!v[i].policy->materialise)
+				continue;
+			ret = v[i].policy->materialise(&v[i], registered);
+			if (ret < 0) {
+				failed++;
+				ucow_error(v[i].policy->name, "cannot fill %#lx-%#lx for real: %s",
+					   (unsigned long)v[i].start, (unsigned long)v[i].end,
+					   strerror(-ret));
+			}
+		}
+		if (!resume)
+			break;
+		start = resume;
+	}
+	return failed;
+}
+
+int engine_step_aside(uintptr_t start, uintptr_t end)
+{
+	int failed;
+
+	if (!registry_may_overlap(&ucow_registry, start, end))
+		return 0;
+	/* Unmaps made behind ucow's back must not leave entries to fill in someone's memory. */
+	handler_barrier();
+	failed = materialise_all(start, end, true);
+	engine_unmanage(start, end);
+	ucow_stat_add(UCOW_ST_STEPPED_ASIDE, 1);
+	ucow_debug("engine", "%#lx-%#lx handed to the program's own userfaultfd",
+		   (unsigned long)start, (unsigned long)end);
+	return failed ? -EIO : 0;
+}
+
+/*
+ * Whether a fork child could open a userfaultfd of its own: it has this process's
+ * credentials, so asking now tells (a privilege drop since the engine started).
+ */
+static bool child_can_open_uffd(void)
+{
+	enum ucow_uffd_mode umode;
+	char why[512];
+	int fd = uffd_open(ucow_cfg.user_mode_only, &umode, why, sizeof(why));
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+static bool has_deferred(const struct ucow_region *r, void *arg)
+{
+	return r->policy->materialise != NULL;
+}
+
 void engine_fork_prepare(void)
 {
 	/*
@@ -472,6 +548,21 @@ void engine_fork_prepare(void)
 	 * own calls, the event not applied yet) would be registered again in the child.
 	 */
 	engine_forget_unmapped(0, UINTPTR_MAX);
+	/*
+	 * A child that will not be able to open a userfaultfd cannot be managed, and the kernel
+	 * drops its registrations: what ucow deferred is filled for real now, while this
+	 * process's userfaultfd still can (law 7). A child that fails later (no thread) writes
+	 * the missing pages itself.
+	 */
+	if (registry_any(&ucow_registry, 0, UINTPTR_MAX, has_deferred, NULL) &&
+	    !child_can_open_uffd()) {
+		ucow_info("fork", "the child cannot open a userfaultfd (privileges dropped?): "
+			  "deferred content is filled for real before the fork");
+		materialise_all(0, UINTPTR_MAX, true);
+	}
+	/* Held across fork: a signal handler touching managed memory meanwhile would wait for
+	 * the handler thread, which would wait for the registry. */
+	sigguard_enter(&fork_guard);
 	pthread_mutex_lock(&engine.lock);
 	pthread_rwlock_wrlock(&ucow_registry.lock);
 }
@@ -480,22 +571,55 @@ void engine_fork_parent(void)
 {
 	pthread_rwlock_unlock(&ucow_registry.lock);
 	pthread_mutex_unlock(&engine.lock);
+	sigguard_leave(&fork_guard);
 }
 
-static void reregister(const struct ucow_region *r, void *arg)
+/*
+ * The child runs unmanaged: the kernel dropped its registrations, so every deferred page
+ * is written now (this thread is the child's only one), then ucow forgets it all.
+ */
+static void fork_child_unmanaged(void)
 {
-	int *failed = arg;
+	int failed = materialise_all(0, UINTPTR_MAX, false);
 
-	if (register_range(r->start, r->end) < 0)
-		(*failed)++;
-	else
-		ucow_stat_add(UCOW_ST_REGIONS, 1);
+	registry_remove(&ucow_registry, 0, UINTPTR_MAX);
+	if (failed)
+		ucow_error("fork", "%d deferred range(s) could not be filled in the child", failed);
+}
+
+/* Registers every region again; a region that cannot be is filled for real and forgotten. */
+static int fork_child_register(void)
+{
+	uintptr_t start = 0;
+	int failed = 0;
+
+	for (;;) {
+		struct ucow_region v[FORK_BATCH];
+		uintptr_t resume;
+		size_t n = registry_collect(&ucow_registry, start, UINTPTR_MAX, v, FORK_BATCH,
+					    &resume);
+
+		for (size_t i = 0; i < n; i++) {
+			if (register_range(v[i].start, v[i].end) == 0) {
+				ucow_stat_add(UCOW_ST_REGIONS, 1);
+				continue;
+			}
+			failed++;
+			if (v[i].policy->materialise)
+				v[i].policy->materialise(&v[i], false);
+			registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
+		}
+		if (!resume)
+			break;
+		start = resume;
+	}
+	return failed;
 }
 
 void engine_fork_child(void)
 {
 	enum ucow_engine_mode mode = engine_mode();
-	int failed = 0;
+	int failed;
 
 	pthread_rwlock_init(&ucow_registry.lock, NULL);
 	pthread_mutex_init(&engine.lock, NULL);
@@ -505,22 +629,24 @@ void engine_fork_child(void)
 	ucow_stats_reset();
 	handler_fork_child();
 	if (mode != UCOW_ENGINE_FULL && mode != UCOW_ENGINE_USER_ONLY)
-		return;
+		goto out;
 	/* The parent's userfaultfd serves the parent's address space, not ours. */
 	close(engine.uffd);
 	engine.uffd = -1;
 	atomic_store_explicit(&engine.mode, UCOW_ENGINE_UNUSED, memory_order_release);
 	if (registry_count(&ucow_registry) == 0)
-		return;
-	if (engine_start() < 0) {
-		/* Unmanaged from here: the kernel dropped the child's registrations already. */
-		registry_remove(&ucow_registry, 0, UINTPTR_MAX);
-		return;
-	}
+		goto out;
 	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
 	forget_dead(0, UINTPTR_MAX, false);
-	registry_foreach(&ucow_registry, 0, UINTPTR_MAX, reregister, &failed);
+	if (engine_start() < 0) {
+		/* No userfaultfd or no handler thread (a pids limit): unmanaged from here. */
+		fork_child_unmanaged();
+		goto out;
+	}
+	failed = fork_child_register();
 	if (failed)
-		ucow_warn("fork", "%d managed range(s) could not be registered again in the child",
-			  failed);
+		ucow_warn("fork", "%d managed range(s) could not be registered again in the child; "
+			  "their deferred content was written", failed);
+out:
+	sigguard_leave(&fork_guard);
 }

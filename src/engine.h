@@ -77,6 +77,14 @@ struct engine_unmap {
 void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u);
 void engine_unmap_end(uintptr_t start, uintptr_t end, const struct engine_unmap *u, bool unmapped);
 
+/*
+ * The program registers [start,end) with a userfaultfd of its own (QEMU's postcopy): what ucow
+ * deferred there is filled for real, then the range is handed back to the kernel, so that
+ * the program's registration finds it free, as on a plain kernel. 0, or -EIO when some
+ * content could not be filled (logged).
+ */
+int engine_step_aside(uintptr_t start, uintptr_t end);
+
 /* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
 void engine_account(uintptr_t start, uintptr_t end);
 

@@ -21,6 +21,7 @@
 #include "placement.h"
 #include "policy.h"
 #include "region.h"
+#include "sigguard.h"
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
@@ -266,20 +267,33 @@ static int wait_spinning(struct pollfd *pfd)
 	return 0;
 }
 
+/*
+ * Waits for messages. glibc's SIGSETXID and SIGCANCEL cannot be blocked, so a set*id() call
+ * in any thread interrupts the poll: it is only asked again, never counted as a new period.
+ */
+static int wait_messages(struct pollfd *pfd, bool served)
+{
+	int ret;
+
+	do {
+		ret = served ? wait_spinning(pfd) : 0;
+		if (ret == 0)
+			ret = poll(pfd, 1, -1);
+	} while (ret < 0 && errno == EINTR);
+	return ret;
+}
+
 static void *handler_main(void *arg)
 {
 	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
 	bool served = false;
 	int ret;
 
+	sigguard_thread_blocked();
 	placement_init();
 	for (;;) {
 		enter_idle();
-		ret = served ? wait_spinning(&pfd) : 0;
-		if (ret == 0)
-			ret = poll(&pfd, 1, -1);
-		if (ret < 0 && errno == EINTR)
-			continue;
+		ret = wait_messages(&pfd, served);
 		if (ret < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
 			ucow_error("handler", "userfaultfd %d is gone (closed by the program?): "
 				   "managed memory is no longer served", h.uffd);

@@ -31,6 +31,7 @@ void interpose_resolve(void)
 	ucow_next.mprotect = dlsym(RTLD_NEXT, "mprotect");
 	ucow_next.madvise = dlsym(RTLD_NEXT, "madvise");
 	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
+	ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
 	lazy_memset_resolve();
 }
 
@@ -68,6 +69,64 @@ static bool on_tmpfs(int fd)
 	return fstatfs(fd, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC;
 }
 
+/* Records, after a move of [from,from+len) to @to, what the kernel's events did not. */
+static void follow_own_move(uintptr_t from, uintptr_t to, size_t len)
+{
+	handler_barrier();
+	if (registry_overlaps(&ucow_registry, from, from + len))
+		registry_move(&ucow_registry, from, to, len, false);	/* eager: no event */
+}
+
+static int manage_new(void *p, size_t len, int prot, int fd, off_t off,
+		      const struct ucow_policy *policy, uint64_t data)
+{
+	if (policy == &ucow_refpage_policy)
+		return refpage_manage((uintptr_t)p, len, prot, data);
+	engine_manage((uintptr_t)p, len, policy, fd, (uint64_t)off, data, prot);
+	return 0;
+}
+
+/*
+ * MAP_FIXED over memory another thread may be reading: mapped in place, the new mapping
+ * would be served by the kernel (zeroes for a reference page) until it is registered. It is
+ * made and managed elsewhere first, then moved into place in one step (mremap), so that a
+ * reader sees the old mapping or the managed one, never the kernel's fill. Returns NULL when
+ * the plain path must be taken instead.
+ */
+static void *map_fixed_managed(void *addr, size_t len, int prot, int flags, int fd, off_t off,
+			       const struct ucow_policy *policy, uint64_t data)
+{
+	size_t plen = UCOW_PAGE_UP(len);
+	bool managed;
+	void *tmp, *p;
+	int ret;
+
+	if (((uintptr_t)addr & ~UCOW_PAGE_MASK) || len == 0)
+		return NULL;
+	tmp = next_mmap(NULL, len, prot, flags & ~(MAP_FIXED | MAP_FIXED_NOREPLACE), fd, off);
+	if (tmp == MAP_FAILED)
+		return NULL;
+	ret = manage_new(tmp, len, prot, fd, off, policy, data);
+	if (ret < 0) {
+		/* refpage_manage unmapped it: the call fails, as it would in place. */
+		errno = -ret;
+		return MAP_FAILED;
+	}
+	managed = registry_overlaps(&ucow_registry, (uintptr_t)tmp, (uintptr_t)tmp + plen);
+	p = sys_mremap(tmp, plen, plen, MREMAP_MAYMOVE | MREMAP_FIXED, addr);
+	if (p == MAP_FAILED) {
+		engine_unmanage((uintptr_t)tmp, (uintptr_t)tmp + plen);
+		registry_remove(&ucow_registry, (uintptr_t)tmp, (uintptr_t)tmp + plen);
+		next_munmap(tmp, plen);
+		return NULL;
+	}
+	if (managed)
+		follow_own_move((uintptr_t)tmp, (uintptr_t)p, plen);
+	else	/* what was there before, if ucow filled it itself, had no event */
+		registry_remove(&ucow_registry, (uintptr_t)p, (uintptr_t)p + plen);
+	return p;
+}
+
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	const struct ucow_policy *policy = NULL;
@@ -87,6 +146,15 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		}
 		policy = ret ? &ucow_refpage_policy : shmem_holes_claim(prot, flags, fd, &data);
 	}
+	if (policy && (flags & MAP_FIXED)) {
+		saved_errno = errno;
+		p = map_fixed_managed(addr, len, prot, flags, fd, off, policy, data);
+		if (p) {
+			if (p != MAP_FAILED)
+				errno = saved_errno;
+			return p;
+		}
+	}
 	replaces = (flags & MAP_FIXED) && managed_range(addr, len);
 	p = next_mmap(addr, len, prot, flags, fd, off);
 	if (p == MAP_FAILED || (!replaces && !policy))
@@ -97,14 +165,12 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		handler_barrier();
 		registry_remove(&ucow_registry, (uintptr_t)p, (uintptr_t)p + UCOW_PAGE_UP(len));
 	}
-	if (policy == &ucow_refpage_policy) {
-		ret = refpage_manage((uintptr_t)p, len, prot, data);
+	if (policy) {
+		ret = manage_new(p, len, prot, fd, off, policy, data);
 		if (ret < 0) {
 			saved_errno = -ret;
 			p = MAP_FAILED;
 		}
-	} else if (policy) {
-		engine_manage((uintptr_t)p, len, policy, fd, (uint64_t)off, data, prot);
 	}
 	errno = saved_errno;
 	return p;
@@ -178,11 +244,11 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	int saved_errno;
 	va_list ap;
 
-	if (flags & MREMAP_FIXED) {
-		va_start(ap, flags);
-		new_addr = va_arg(ap, void *);
-		va_end(ap);
-	}
+	/* Passed on whatever the flags: the next mremap (libc's) decides what to make of it,
+	 * as it would without ucow (the kernel checks it with MREMAP_DONTUNMAP too). */
+	va_start(ap, flags);
+	new_addr = va_arg(ap, void *);
+	va_end(ap);
 	if (!ucow_enabled)
 		return next_mremap(old, old_len, new_len, flags, new_addr);
 	involved = managed_range(old, old_len) ||

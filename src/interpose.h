@@ -3,6 +3,7 @@
 #ifndef UCOW_INTERPOSE_H
 #define UCOW_INTERPOSE_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct ucow_next {
@@ -12,6 +13,7 @@ struct ucow_next {
 	int (*mprotect)(void *addr, size_t len, int prot);
 	int (*madvise)(void *addr, size_t len, int advice);
 	pid_t (*_Fork)(void);
+	int (*ioctl)(int fd, unsigned long request, ...);
 };
 
 /* Filled once at start-up; a NULL entry means "not resolved yet": use the raw syscall. */
@@ -20,6 +22,9 @@ extern struct ucow_next ucow_next;
 /* Resolves every entry with dlsym(RTLD_NEXT). Calls made while it runs (dlsym may
  * allocate, and an allocator may mmap) take the raw-syscall path. */
 void interpose_resolve(void);
+
+/* Whether @addr lies in ucow's own code: calls ucow makes itself are never interposed. */
+bool interpose_own_caller(const void *addr);
 
 /* Registers ucow's fork handlers (pthread_atfork); called first thing at start-up. */
 void fork_init(void);

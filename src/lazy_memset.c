@@ -24,6 +24,7 @@
 #include "engine.h"
 #include "pagemap.h"
 #include "handler.h"
+#include "interpose.h"
 #include "lazy_memset.h"
 #include "log.h"
 #include "pattern.h"
@@ -327,6 +328,11 @@ void lazy_memset_resolve(void)
 		hot.next_chk = next_chk;
 	dl_iterate_phdr(find_own_text, (void *)(uintptr_t)lazy_memset_resolve);
 	small_vec_init();
+}
+
+bool interpose_own_caller(const void *addr)
+{
+	return (uintptr_t)addr >= lm.text_lo && (uintptr_t)addr < lm.text_hi;
 }
 
 /* "always [madvise] never" -> 2, 1, 0; "inherit" -> -1; unknown -> 0. */
@@ -1064,6 +1070,7 @@ const struct ucow_policy ucow_lazy_memset_policy = {
 	.regions_stat = UCOW_ST_LM_REGIONS,
 	.account = lazy_account,
 	.discard = lazy_discard,
+	.materialise = pattern_materialise,
 };
 
 int lazy_memset_stats_json(char *buf, size_t size)

@@ -1,13 +1,17 @@
 /* pattern.c: pattern pages (a short pattern repeated over a page) in ucow's own memory, and
  * the fault handler that fills missing pages from them, a window at a time. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
 
 #include "config.h"
 #include "engine.h"
+#include "log.h"
+#include "pagemap.h"
 #include "pattern.h"
 #include "placement.h"
 #include "sys.h"
@@ -230,4 +234,110 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pa
 int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	return pattern_fill(r, f, -1);
+}
+
+#define MATERIALISE_PATIENCE_NS 1000000000ULL	/* 1 s of address-space changes */
+
+/*
+ * Through the userfaultfd, from a program thread: missing pages get the pattern, present
+ * ones (EEXIST) are kept. EAGAIN means an event is on its way to the handler; it is read
+ * and applied by the handler thread, so this thread only waits its turn.
+ */
+static int materialise_registered(const struct pattern *p, uintptr_t start, uintptr_t end)
+{
+	uint64_t deadline = sys_now_ns() + MATERIALISE_PATIENCE_NS;
+	uintptr_t at = start;
+
+	while (at < end) {
+		size_t n = end - at < CHUNK ? end - at : CHUNK;
+		long filled = p->zero ? ucow_answer_zero(at, n) : ucow_answer_copy(at, p->chunk, n);
+
+		if (filled == -EAGAIN && sys_now_ns() < deadline) {
+			sched_yield();
+			continue;
+		}
+		if (filled < 0)
+			return (int)filled;
+		at += n;
+	}
+	return 0;
+}
+
+/* Writes the pattern over [s,e), whatever its protection (the caller is alone here). */
+static int write_run(const struct ucow_region *r, uintptr_t s, uintptr_t e)
+{
+	bool writable = (r->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
+
+	if (!writable && sys_mprotect((void *)s, e - s, PROT_READ | PROT_WRITE) < 0)
+		return -errno;
+	pattern_write((int)r->data, (void *)s, e - s);
+	if (!writable && sys_mprotect((void *)s, e - s, r->prot) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * Whether each page of [addr, addr+n pages) holds something (present or swapped out): from
+ * pagemap when this process may read it, else from mincore, which cannot tell a page
+ * swapped out (and out of the swap cache) from one never touched.
+ */
+static int pages_here(int pm, uintptr_t addr, size_t n, unsigned char *here)
+{
+	uint64_t entries[PM_BATCH];
+
+	if (pm >= 0) {
+		ssize_t got = pagemap_read(pm, addr, entries, n);
+
+		if (got != (ssize_t)n)
+			return got < 0 ? (int)got : -EIO;
+		for (size_t i = 0; i < n; i++)
+			here[i] = !!(entries[i] & (PM_PRESENT | PM_SWAPPED));
+		return 0;
+	}
+	if (mincore((void *)addr, n * UCOW_PAGE_SIZE, here) < 0)
+		return -errno;
+	for (size_t i = 0; i < n; i++)
+		here[i] &= 1;
+	return 0;
+}
+
+/* No userfaultfd covers @r any more: its missing pages read zero until written here. */
+static int materialise_unregistered(const struct ucow_region *r)
+{
+	unsigned char here[PM_BATCH];
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int ret = 0;
+
+	for (uintptr_t addr = r->start; addr < r->end && ret == 0;) {
+		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
+		uintptr_t run = 0;
+
+		if (n > PM_BATCH)
+			n = PM_BATCH;
+		ret = pages_here(pm, addr, n, here);
+		for (size_t i = 0; i < n && ret == 0; i++, addr += UCOW_PAGE_SIZE) {
+			if (!here[i] && !run)
+				run = addr;
+			if (here[i] && run) {
+				ret = write_run(r, run, addr);
+				run = 0;
+			}
+		}
+		if (run && ret == 0)
+			ret = write_run(r, run, addr);
+	}
+	if (pm >= 0)
+		close(pm);
+	return ret;
+}
+
+int pattern_materialise(const struct ucow_region *r, bool registered)
+{
+	const struct pattern *p = pattern_get((int)r->data);
+
+	if (!p)
+		return -EINVAL;
+	if (!registered)
+		return materialise_unregistered(r);
+	return materialise_registered(p, r->start, r->end);
 }

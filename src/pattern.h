@@ -42,6 +42,8 @@ long pattern_copy(int id, uintptr_t dst, size_t len, bool near);
  * are. Returns as a policy fault does (0, -EAGAIN, -errno).
  */
 int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f);
+/* A policy's materialise operation for regions whose data is a pattern id (policy.h). */
+int pattern_materialise(const struct ucow_region *r, bool registered);
 /* The same, adding the pages it filled to counter @pages_stat (an enum ucow_stat; -1: none). */
 int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pages_stat);
 

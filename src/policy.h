@@ -36,6 +36,15 @@ struct ucow_policy {
 	void (*account)(const struct ucow_region *r);
 	/* Optional: pages of [start,end) were discarded (MADV_DONTNEED, MADV_REMOVE). */
 	void (*discard)(const struct ucow_region *r, uintptr_t start, uintptr_t end);
+	/*
+	 * Optional: gives every page of @r whose content ucow deferred that content for real,
+	 * so that @r can leave ucow (the program registers it with its own userfaultfd; a fork
+	 * child that cannot be managed). With @registered, through the userfaultfd while @r is
+	 * still registered; otherwise @r is no longer registered (the kernel dropped it in a
+	 * fork child) and its missing pages are written. NULL: the kernel's own fill is right.
+	 * Program threads only; 0 or -errno.
+	 */
+	int (*materialise)(const struct ucow_region *r, bool registered);
 };
 
 extern const struct ucow_policy ucow_shmem_holes_policy;

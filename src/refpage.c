@@ -343,6 +343,7 @@ const struct ucow_policy ucow_refpage_policy = {
 	.kernel_fallback = false,	/* the kernel knows no pattern: poison, never zeroes */
 	.regions_stat = UCOW_ST_RP_REGIONS,
 	.discard = refpage_discard,
+	.materialise = pattern_materialise,
 };
 
 /* Registered only in a fork child that re-registers every region: a fault there (after a
@@ -353,4 +354,5 @@ static const struct ucow_policy refpage_eager_policy = {
 	.kernel_fallback = false,
 	.regions_stat = UCOW_ST_RP_REGIONS_EAGER,
 	.discard = refpage_discard,
+	.materialise = pattern_materialise,
 };

@@ -4,12 +4,33 @@
 #include <sys/mman.h>
 
 #include "region.h"
+#include "sigguard.h"
 #include "source.h"
 #include "sys.h"
 
 struct ucow_registry ucow_registry = {
 	.lock = PTHREAD_RWLOCK_INITIALIZER,
 };
+
+__thread unsigned int ucow_sigguard_depth;
+
+static void write_lock(struct ucow_registry *reg, struct sigguard *g)
+{
+	sigguard_enter(g);
+	pthread_rwlock_wrlock(&reg->lock);
+}
+
+static void read_lock(struct ucow_registry *reg, struct sigguard *g)
+{
+	sigguard_enter(g);
+	pthread_rwlock_rdlock(&reg->lock);
+}
+
+static void unlock(struct ucow_registry *reg, struct sigguard *g)
+{
+	pthread_rwlock_unlock(&reg->lock);
+	sigguard_leave(g);
+}
 
 void registry_init(struct ucow_registry *reg)
 {
@@ -148,12 +169,13 @@ static int insert_locked(struct ucow_registry *reg, const struct ucow_region *r)
 
 int registry_insert(struct ucow_registry *reg, const struct ucow_region *r)
 {
+	struct sigguard g;
 	int ret;
 
-	pthread_rwlock_wrlock(&reg->lock);
+	write_lock(reg, &g);
 	ret = insert_locked(reg, r);
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return ret;
 }
 
@@ -179,25 +201,27 @@ static size_t remove_locked(struct ucow_registry *reg, uintptr_t start, uintptr_
 
 size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
 {
+	struct sigguard g;
 	size_t pages;
 
 	if (!registry_may_overlap(reg, start, end))
 		return 0;
-	pthread_rwlock_wrlock(&reg->lock);
+	write_lock(reg, &g);
 	pages = remove_locked(reg, start, end);
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return pages;
 }
 
 size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 			     uint64_t birth)
 {
+	struct sigguard g;
 	size_t pages = 0;
 
 	if (!registry_may_overlap(reg, start, end))
 		return 0;
-	pthread_rwlock_wrlock(&reg->lock);
+	write_lock(reg, &g);
 	while (start < end) {
 		size_t i = first_after(reg, start);
 		uintptr_t lo, hi;
@@ -212,17 +236,18 @@ size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr
 		start = hi;
 	}
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return pages;
 }
 
 int registry_protect(struct ucow_registry *reg, uintptr_t start, uintptr_t end, int prot)
 {
+	struct sigguard g;
 	int ret = 0;
 
 	if (!registry_may_overlap(reg, start, end))
 		return 0;
-	pthread_rwlock_wrlock(&reg->lock);
+	write_lock(reg, &g);
 	if (reserve(reg, 2) < 0) {
 		ret = -ENOMEM;
 		goto out;
@@ -234,18 +259,19 @@ int registry_protect(struct ucow_registry *reg, uintptr_t start, uintptr_t end, 
 	merge_around(reg, start, end);
 out:
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return ret;
 }
 
 long registry_set_data(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 		       const struct ucow_policy *policy, uint64_t data)
 {
+	struct sigguard g;
 	long bytes = 0;
 
 	if (!registry_may_overlap(reg, start, end))
 		return 0;
-	pthread_rwlock_wrlock(&reg->lock);
+	write_lock(reg, &g);
 	if (reserve(reg, 2) < 0) {
 		bytes = -ENOMEM;
 		goto out;
@@ -261,13 +287,14 @@ long registry_set_data(struct ucow_registry *reg, uintptr_t start, uintptr_t end
 	merge_around(reg, start, end);
 out:
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return bytes;
 }
 
 int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
 		  bool keep_old)
 {
+	struct sigguard g;
 	struct ucow_region *moved = NULL;
 	size_t k = 0, i, bytes = 0;
 	int ret = 0;
@@ -275,7 +302,7 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 	/* mremap drops whatever was at the destination, even when nothing moves there. */
 	if (!registry_may_overlap(reg, from, from + len) && !registry_may_overlap(reg, to, to + len))
 		return 0;
-	pthread_rwlock_wrlock(&reg->lock);
+	write_lock(reg, &g);
 	if (reserve(reg, 2) < 0) {
 		ret = -ENOMEM;
 		goto out;
@@ -313,7 +340,7 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 		merge_around(reg, from, from + len);
 out:
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	if (moved)
 		sys_munmap(moved, bytes);
 	return ret;
@@ -321,12 +348,13 @@ out:
 
 bool registry_lookup(struct ucow_registry *reg, uintptr_t addr, struct ucow_region *out, bool ref)
 {
+	struct sigguard g;
 	bool found = false;
 	size_t i;
 
 	if (!registry_may_overlap(reg, addr, addr + 1))
 		return false;
-	pthread_rwlock_rdlock(&reg->lock);
+	read_lock(reg, &g);
 	i = first_after(reg, addr);
 	if (i < reg->n && reg->v[i].start <= addr) {
 		*out = reg->v[i];
@@ -334,28 +362,30 @@ bool registry_lookup(struct ucow_registry *reg, uintptr_t addr, struct ucow_regi
 			hold(out);
 		found = true;
 	}
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return found;
 }
 
 bool registry_overlaps(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
 {
+	struct sigguard g;
 	bool found;
 	size_t i;
 
 	if (!registry_may_overlap(reg, start, end))
 		return false;
-	pthread_rwlock_rdlock(&reg->lock);
+	read_lock(reg, &g);
 	i = first_after(reg, start);
 	found = i < reg->n && reg->v[i].start < end;
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 	return found;
 }
 
 void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 		      void (*fn)(const struct ucow_region *r, void *arg), void *arg)
 {
-	pthread_rwlock_rdlock(&reg->lock);
+	struct sigguard g;
+	read_lock(reg, &g);
 	for (size_t i = first_after(reg, start); i < reg->n && reg->v[i].start < end; i++) {
 		struct ucow_region r = reg->v[i];
 
@@ -367,7 +397,22 @@ void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 			r.end = end;
 		fn(&r, arg);
 	}
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
+}
+
+bool registry_any(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		  bool (*fn)(const struct ucow_region *r, void *arg), void *arg)
+{
+	struct sigguard g;
+	bool yes = false;
+
+	if (!registry_may_overlap(reg, start, end))
+		return false;
+	read_lock(reg, &g);
+	for (size_t i = first_after(reg, start); i < reg->n && reg->v[i].start < end && !yes; i++)
+		yes = fn(&reg->v[i], arg);
+	unlock(reg, &g);
+	return yes;
 }
 
 size_t registry_count(struct ucow_registry *reg)
@@ -377,7 +422,8 @@ size_t registry_count(struct ucow_registry *reg)
 
 void registry_destroy(struct ucow_registry *reg)
 {
-	pthread_rwlock_wrlock(&reg->lock);
+	struct sigguard g;
+	write_lock(reg, &g);
 	for (size_t i = 0; i < reg->n; i++)
 		release(&reg->v[i]);
 	if (reg->v)
@@ -385,7 +431,7 @@ void registry_destroy(struct ucow_registry *reg)
 	reg->v = NULL;
 	reg->n = reg->cap = 0;
 	publish(reg);
-	pthread_rwlock_unlock(&reg->lock);
+	unlock(reg, &g);
 }
 
 struct collect {

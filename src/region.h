@@ -88,5 +88,8 @@ void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 size_t registry_collect(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 			struct ucow_region *out, size_t max, uintptr_t *resume);
 size_t registry_count(struct ucow_registry *reg);
+/* Whether @fn says yes to (a copy of) some region intersecting [start,end), under the lock. */
+bool registry_any(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		  bool (*fn)(const struct ucow_region *r, void *arg), void *arg);
 
 #endif

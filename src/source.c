@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "sigguard.h"
 #include "source.h"
 #include "sys.h"
 
@@ -84,11 +85,13 @@ static int open_private(int fd, bool *private_pos)
 struct ucow_source *source_open(int fd)
 {
 	struct ucow_source *s;
+	struct sigguard g;
 	bool private_pos;
 	int nfd = open_private(fd, &private_pos);
 
 	if (nfd < 0)
 		return NULL;
+	sigguard_enter(&g);
 	pthread_mutex_lock(&slab_lock);
 	s = slot_alloc();
 	if (s) {
@@ -97,6 +100,7 @@ struct ucow_source *source_open(int fd)
 		atomic_store(&s->refs, 1);
 	}
 	pthread_mutex_unlock(&slab_lock);
+	sigguard_leave(&g);
 	if (!s) {
 		close(nfd);
 		errno = ENOMEM;
@@ -111,14 +115,17 @@ void source_get(struct ucow_source *s)
 
 void source_put(struct ucow_source *s)
 {
+	struct sigguard g;
 	int fd;
 
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	sigguard_enter(&g);
 	pthread_mutex_lock(&slab_lock);
 	fd = s->fd;
 	s->fd = -1;
 	pthread_mutex_unlock(&slab_lock);
+	sigguard_leave(&g);
 	close(fd);
 }
 

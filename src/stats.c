@@ -47,7 +47,8 @@ int ucow_stats_format(char *buf, size_t size)
 		"{\"ucow\":\"%s\",\"pid\":%d,\"comm\":\"%s\",\"uffd\":\"%s\",\"managed\":%s,"
 		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
 		"\"unknown_faults\":%lu,\"events_unmap\":%lu,\"events_remap\":%lu,"
-		"\"events_remove\":%lu,\"eagain\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu},"
+		"\"events_remove\":%lu,\"eagain\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu,"
+		"\"stepped_aside\":%lu},"
 		"\"shmem_holes\":{\"mode\":\"%s\",\"regions\":%lu,\"faults_read\":%lu,"
 		"\"faults_write\":%lu,\"pages_zero_mapped\":%lu,\"pages_filled_private\":%lu,"
 		"\"pagecache_pages_filled\":%lu,\"hole_pages_written\":%lu,"
@@ -61,7 +62,7 @@ int ucow_stats_format(char *buf, size_t size)
 		st(UCOW_ST_REGIONS), st(UCOW_ST_REGISTER_FAILED), st(UCOW_ST_FAULTS),
 		st(UCOW_ST_UNKNOWN_FAULTS), st(UCOW_ST_EVENTS_UNMAP), st(UCOW_ST_EVENTS_REMAP),
 		st(UCOW_ST_EVENTS_REMOVE), st(UCOW_ST_EAGAIN), st(UCOW_ST_POISONED),
-		st(UCOW_ST_FALLBACKS),
+		st(UCOW_ST_FALLBACKS), st(UCOW_ST_STEPPED_ASIDE),
 		modes[ucow_cfg.shmem_holes], st(UCOW_ST_SH_REGIONS), st(UCOW_ST_SH_FAULTS_READ),
 		st(UCOW_ST_SH_FAULTS_WRITE), st(UCOW_ST_SH_ZERO_MAPPED),
 		st(UCOW_ST_SH_FILLED_PRIVATE), st(UCOW_ST_SH_PAGECACHE_FILLED),

@@ -17,6 +17,7 @@ enum ucow_stat {
 	UCOW_ST_EAGAIN,
 	UCOW_ST_POISONED,
 	UCOW_ST_FALLBACKS,
+	UCOW_ST_STEPPED_ASIDE,		/* ranges given up to the program's own userfaultfd */
 	UCOW_ST_SH_REGIONS,
 	UCOW_ST_SH_FAULTS_READ,
 	UCOW_ST_SH_FAULTS_WRITE,

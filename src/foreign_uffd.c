@@ -1,0 +1,64 @@
+/* foreign_uffd.c: ioctl as the program sees it. When the program registers memory that ucow
+ * manages with a userfaultfd of its own (QEMU's postcopy), ucow steps aside first. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "interpose.h"
+#include "region.h"
+#include "sys.h"
+#include "uffd.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+/*
+ * The range the program asks to register, read as the kernel would: a bad pointer must give
+ * the program the kernel's EFAULT, not a crash inside ucow.
+ */
+static bool read_register_range(const void *arg, uintptr_t *start, uintptr_t *end)
+{
+	struct uffdio_register reg;
+	struct iovec local = { &reg, sizeof(reg) }, remote = { (void *)arg, sizeof(reg) };
+
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(reg))
+		return false;
+	if (reg.range.len == 0 || reg.range.start + reg.range.len < reg.range.start)
+		return false;
+	*start = UCOW_PAGE_DOWN(reg.range.start);
+	*end = UCOW_PAGE_UP(reg.range.start + reg.range.len);
+	return true;
+}
+
+static void step_aside_for(const void *arg)
+{
+	uintptr_t start, end;
+	int saved_errno = errno;
+
+	if (read_register_range(arg, &start, &end) &&
+	    registry_may_overlap(&ucow_registry, start, end))
+		engine_step_aside(start, end);
+	errno = saved_errno;
+}
+
+EXPORT int ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (request == UFFDIO_REGISTER && ucow_enabled &&
+	    !interpose_own_caller(__builtin_return_address(0)))
+		step_aside_for(arg);
+	if (!ucow_next.ioctl)
+		ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
+	if (ucow_next.ioctl)
+		return ucow_next.ioctl(fd, request, arg);
+	return (int)syscall(SYS_ioctl, fd, request, arg);
+}
