@@ -265,18 +265,38 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
  * without waiting for it, half the handler's probes ended in doubt (measured). @deadline
  * bounds one pass, for an event that only the handler itself can read.
  */
-static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_t deadline)
+static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_t deadline,
+			bool *doubt)
 {
 	int ret;
 
 	if (!registered || engine.uffd < 0)
 		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && sys_now_ns() < deadline)
+	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && sys_now_ns() < deadline) {
+		/*
+		 * On the handler, a message waiting to be read may be the very event that holds
+		 * the address space changing (mremap over a managed range: its remap follows its
+		 * unmap); it can only be read once this returns. Settled after that is read.
+		 */
+		if (doubt && handler_pending()) {
+			*doubt = true;
+			return true;
+		}
 		sched_yield();
+	}
 	return ret != 0;	/* in doubt, keep it: a stale entry costs less than a lost one */
 }
 
-static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
+/* Unmap notices the handler could not settle yet (handler thread only). */
+#define DOUBTS_MAX 16
+static struct {
+	size_t n;
+	struct {
+		uintptr_t start, end;
+	} v[DOUBTS_MAX];
+} doubts;
+
+static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on_handler)
 {
 	uint64_t deadline = sys_now_ns() + PROBE_PATIENCE_NS;
 
@@ -285,10 +305,20 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
 		uintptr_t resume;
 		size_t n = registry_collect(&ucow_registry, start, end, v, UNMAP_PIECES, &resume);
 
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
+			bool doubt = false;
+			bool may_doubt = on_handler && doubts.n < DOUBTS_MAX;
+
 			/* By birth: the range may have been managed again since it was looked at. */
-			if (!piece_alive(v[i].start, v[i].end, registered, deadline))
+			if (!piece_alive(v[i].start, v[i].end, registered, deadline,
+					 may_doubt ? &doubt : NULL))
 				registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
+			else if (doubt) {
+				doubts.v[doubts.n].start = v[i].start;
+				doubts.v[doubts.n].end = v[i].end;
+				doubts.n++;
+			}
+		}
 		if (!resume)
 			break;
 		start = resume;
@@ -303,7 +333,27 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered)
  */
 void engine_forget_unmapped(uintptr_t start, uintptr_t end)
 {
-	forget_dead(start, end, true);
+	forget_dead(start, end, true, false);
+}
+
+void engine_unmapped_event(uintptr_t start, uintptr_t end)
+{
+	forget_dead(start, end, true, true);
+}
+
+void engine_settle_doubts(void)
+{
+	size_t n = doubts.n;
+
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t s = doubts.v[0].start, e = doubts.v[0].end;
+
+		/* Taken off first: the recheck may doubt again, at the end of the list. */
+		doubts.n--;
+		for (size_t j = 0; j < doubts.n; j++)
+			doubts.v[j] = doubts.v[j + 1];
+		forget_dead(s, e, true, true);
+	}
 }
 
 /*
@@ -513,10 +563,23 @@ int engine_step_aside(uintptr_t start, uintptr_t end)
 	/* Unmaps made behind ucow's back must not leave entries to fill in someone's memory. */
 	handler_barrier();
 	failed = materialise_all(start, end, true);
-	engine_unmanage(start, end);
-	ucow_stat_add(UCOW_ST_STEPPED_ASIDE, 1);
-	ucow_debug("engine", "%#lx-%#lx handed to the program's own userfaultfd",
-		   (unsigned long)start, (unsigned long)end);
+	while (start < end) {
+		struct ucow_region v[FORK_BATCH];
+		uintptr_t resume;
+		size_t n = registry_collect(&ucow_registry, start, end, v, FORK_BATCH, &resume);
+
+		for (size_t i = 0; i < n; i++) {
+			engine_unmanage(v[i].start, v[i].end);
+			if (v[i].policy->released)
+				v[i].policy->released(&v[i]);
+			ucow_stat_add(UCOW_ST_STEPPED_ASIDE, 1);
+			ucow_debug(v[i].policy->name, "%#lx-%#lx handed to the program's own "
+				   "userfaultfd", (unsigned long)v[i].start, (unsigned long)v[i].end);
+		}
+		if (!resume)
+			break;
+		start = resume;
+	}
 	return failed ? -EIO : 0;
 }
 
@@ -536,6 +599,9 @@ static bool child_can_open_uffd(void)
 	return true;
 }
 
+/* Set by engine_fork_prepare() for the child: it runs unmanaged without trying. */
+static __thread bool child_unmanageable;
+
 static bool has_deferred(const struct ucow_region *r, void *arg)
 {
 	return r->policy->materialise != NULL;
@@ -554,11 +620,14 @@ void engine_fork_prepare(void)
 	 * process's userfaultfd still can (law 7). A child that fails later (no thread) writes
 	 * the missing pages itself.
 	 */
+	child_unmanageable = false;
 	if (registry_any(&ucow_registry, 0, UINTPTR_MAX, has_deferred, NULL) &&
 	    !child_can_open_uffd()) {
 		ucow_info("fork", "the child cannot open a userfaultfd (privileges dropped?): "
 			  "deferred content is filled for real before the fork");
 		materialise_all(0, UINTPTR_MAX, true);
+		/* Said once here; each child would say it again. */
+		child_unmanageable = true;
 	}
 	/* Held across fork: a signal handler touching managed memory meanwhile would wait for
 	 * the handler thread, which would wait for the registry. */
@@ -637,7 +706,12 @@ void engine_fork_child(void)
 	if (registry_count(&ucow_registry) == 0)
 		goto out;
 	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
-	forget_dead(0, UINTPTR_MAX, false);
+	forget_dead(0, UINTPTR_MAX, false, false);
+	if (child_unmanageable) {
+		atomic_store_explicit(&engine.mode, UCOW_ENGINE_FAILED, memory_order_release);
+		fork_child_unmanaged();
+		goto out;
+	}
 	if (engine_start() < 0) {
 		/* No userfaultfd or no handler thread (a pids limit): unmanaged from here. */
 		fork_child_unmanaged();

@@ -51,6 +51,12 @@ void engine_unmanage(uintptr_t start, uintptr_t end);
  * really gone, keeping any that another thread has mapped and managed again meanwhile.
  */
 void engine_forget_unmapped(uintptr_t start, uintptr_t end);
+/*
+ * The same, for an unmap event on the handler thread: a piece whose probe must wait for a
+ * message still unread is settled later, by engine_settle_doubts() after the next batch.
+ */
+void engine_unmapped_event(uintptr_t start, uintptr_t end);
+void engine_settle_doubts(void);
 
 /*
  * An interposed munmap of [start,end): engine_unmap_begin() unregisters managed pieces

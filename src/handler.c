@@ -46,6 +46,13 @@ bool handler_running(void)
 	return h.running;
 }
 
+bool handler_pending(void)
+{
+	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
 static void futex_wait(atomic_uint *word, unsigned int val)
 {
 	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
@@ -112,7 +119,7 @@ static void apply_event(const struct uffd_msg *msg)
 	case UFFD_EVENT_UNMAP:
 		ucow_stat_add(UCOW_ST_EVENTS_UNMAP, 1);
 		window_forget(msg->arg.remove.start, msg->arg.remove.end);
-		engine_forget_unmapped(msg->arg.remove.start, msg->arg.remove.end);
+		engine_unmapped_event(msg->arg.remove.start, msg->arg.remove.end);
 		break;
 	case UFFD_EVENT_REMAP:
 		ucow_stat_add(UCOW_ST_EVENTS_REMAP, 1);
@@ -314,6 +321,7 @@ static void *handler_main(void *arg)
 
 			resolve(&msg);
 		}
+		engine_settle_doubts();
 	}
 	h.running = false;
 	return NULL;

@@ -16,6 +16,8 @@ int handler_start(int uffd);
 void handler_barrier(void);
 
 bool handler_running(void);
+/* Handler thread only: whether a message is waiting to be read. */
+bool handler_pending(void);
 
 /* In a fork child: the parent's thread does not exist here; forget it. */
 void handler_fork_child(void);

@@ -37,7 +37,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/* The system headers are older than the kernel: PROCMAP_QUERY (6.11), PAGEMAP_SCAN (6.7). */
+/* The system headers are older than the kernel: PROCMAP_QUERY (6.11). */
 #ifndef PROCMAP_QUERY
 struct procmap_query {
 	uint64_t size;
@@ -60,30 +60,6 @@ struct procmap_query {
 #define PROCMAP_QUERY_VMA_READABLE 0x01
 #define PROCMAP_QUERY_VMA_WRITABLE 0x02
 #define PROCMAP_QUERY_VMA_SHARED 0x08
-#endif
-#ifndef PAGEMAP_SCAN
-struct page_region {
-	uint64_t start;
-	uint64_t end;
-	uint64_t categories;
-};
-struct pm_scan_arg {
-	uint64_t size;
-	uint64_t flags;
-	uint64_t start;
-	uint64_t end;
-	uint64_t walk_end;
-	uint64_t vec;
-	uint64_t vec_len;
-	uint64_t max_pages;
-	uint64_t category_inverted;
-	uint64_t category_mask;
-	uint64_t category_anyof_mask;
-	uint64_t return_mask;
-};
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
 #endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23

@@ -45,6 +45,13 @@ struct ucow_policy {
 	 * Program threads only; 0 or -errno.
 	 */
 	int (*materialise)(const struct ucow_region *r, bool registered);
+	/*
+	 * Optional: @r was handed back to the kernel for good (after materialise): undoes what
+	 * ucow mapped ahead of need, so that the pages the program never touched are missing
+	 * again, as the kernel would have left them (the program's own userfaultfd must see
+	 * their faults).
+	 */
+	void (*released)(const struct ucow_region *r);
 };
 
 extern const struct ucow_policy ucow_shmem_holes_policy;

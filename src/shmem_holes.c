@@ -436,10 +436,55 @@ static void shmem_holes_account(const struct ucow_region *r)
 	ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, written);
 }
 
+/*
+ * Zero pages ucow mapped over holes (fault-around) go, so that the program's own userfaultfd
+ * sees those pages missing. Only zero-page entries are dropped (PAGEMAP_SCAN tells them
+ * apart exactly); pages the program wrote are private copies and stay.
+ */
+static void shmem_holes_released(const struct ucow_region *r)
+{
+	struct page_region vec[64];
+	struct pm_scan_arg a = {
+		.size = sizeof(a),
+		.start = r->start,
+		.end = r->end,
+		.vec = (uintptr_t)vec,
+		.vec_len = sizeof(vec) / sizeof(vec[0]),
+		.category_mask = PAGE_IS_PFNZERO,
+		.return_mask = PAGE_IS_PFNZERO,
+	};
+	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (pm < 0) {
+		ucow_warn("shmem-holes", "cannot read /proc/self/pagemap (%s): zero pages mapped "
+			  "ahead in %#lx-%#lx stay", strerror(errno), (unsigned long)r->start,
+			  (unsigned long)r->end);
+		return;
+	}
+	while (a.start < r->end) {
+		long n = ioctl(pm, PAGEMAP_SCAN, &a);
+
+		if (n < 0) {
+			ucow_warn("shmem-holes", "PAGEMAP_SCAN: %s: zero pages mapped ahead in "
+				  "%#lx-%#lx stay", strerror(errno), (unsigned long)a.start,
+				  (unsigned long)r->end);
+			break;
+		}
+		for (long i = 0; i < n; i++)
+			sys_madvise((void *)(uintptr_t)vec[i].start, vec[i].end - vec[i].start,
+				    MADV_DONTNEED);
+		if (a.walk_end <= a.start)
+			break;
+		a.start = a.walk_end;
+	}
+	close(pm);
+}
+
 const struct ucow_policy ucow_shmem_holes_policy = {
 	.name = "shmem-holes",
 	.fault = shmem_holes_fault,
 	.kernel_fallback = true,
 	.regions_stat = UCOW_ST_SH_REGIONS,
 	.account = shmem_holes_account,
+	.released = shmem_holes_released,
 };
