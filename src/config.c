@@ -196,6 +196,23 @@ const struct ucow_knob *ucow_knob_find(const char *name)
 	return NULL;
 }
 
+const struct ucow_knob *ucow_config_first_bad(ucow_getenv_fn get, const char **value)
+{
+	struct ucow_config scratch;
+	char err[8];
+
+	ucow_config_defaults(&scratch);
+	for (const struct ucow_knob *k = ucow_knobs; k->name; k++) {
+		const char *v = get(k->name);
+
+		if (v && ucow_knob_set(&scratch, k, v, err, sizeof(err)) < 0) {
+			*value = v;
+			return k;
+		}
+	}
+	return NULL;
+}
+
 void ucow_config_defaults(struct ucow_config *cfg)
 {
 	char err[8];

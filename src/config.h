@@ -65,6 +65,10 @@ int ucow_knob_set(struct ucow_config *cfg, const struct ucow_knob *knob, const c
 
 const struct ucow_knob *ucow_knob_find(const char *name);
 
+/* The first knob whose value in @get does not parse (the one ucow_config_parse reports),
+ * with that value in @value, or NULL when all parse. */
+const struct ucow_knob *ucow_config_first_bad(ucow_getenv_fn get, const char **value);
+
 /* "4096", "64K", "2M", "1G" (also k/m/g, KiB/MiB/GiB); 0 or -EINVAL / -ERANGE. */
 int ucow_parse_size(const char *s, uint64_t *out);
 

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "filter_probe.h"
 #include "handler.h"
 #include "log.h"
 #include "region.h"
@@ -118,6 +119,8 @@ static int start_locked(void)
 		}
 		ucow_zero_page = zero;
 	}
+	if (filter_probe() < 0)		/* a seccomp filter would kill ucow's calls */
+		return -EPERM;
 	fd = open_uffd(&mode);
 	if (fd < 0)
 		return fd;

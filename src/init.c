@@ -1,8 +1,13 @@
 /* init.c: the library's start-up (knobs parsed once, next symbols resolved) and exit
  * (the stats object). Nothing else happens until the first managed region. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "engine.h"
@@ -37,6 +42,63 @@ static void warn_unknown_knobs(void)
 	}
 }
 
+/* Whether the file at @path holds @needle (@len bytes, which may include NULs). */
+static bool file_has(const char *path, const char *needle, size_t len)
+{
+	char buf[8192];
+	size_t have = 0;
+	bool found = false;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || len == 0 || len >= sizeof(buf) / 2) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!found && ((n = read(fd, buf + have, sizeof(buf) - have)) > 0 ||
+			  (n < 0 && errno == EINTR))) {
+		if (n < 0)
+			continue;
+		have += (size_t)n;
+		found = memmem(buf, have, needle, len) != NULL;
+		if (have > len) {	/* keep the tail: a match may straddle two reads */
+			memmove(buf, buf + have - (len - 1), len - 1);
+			have = len - 1;
+		}
+	}
+	close(fd);
+	return found;
+}
+
+/*
+ * Whether the parent process runs ucow with the same bad value: then it said so already, and
+ * a shell script running five programs says it once, not five times. The environment stays
+ * the program's (no marker is passed down). A parent whose /proc files this process cannot
+ * read (another user) counts as not having said it.
+ */
+static bool parent_said_it(void)
+{
+	const struct ucow_knob *k;
+	const char *value;
+	char path[64], entry[512];
+	pid_t ppid = getppid();
+	int n;
+
+	k = ucow_config_first_bad(env, &value);
+	if (!k || ppid <= 1)
+		return false;
+	/* "NAME=VALUE\0": the NUL ends the entry, so VALUE is not a prefix of another value. */
+	n = snprintf(entry, sizeof(entry), "%s=%s", k->name, value);
+	if (n < 0 || n + 1 >= (int)sizeof(entry))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)ppid);
+	if (!file_has(path, "/libucow.so", strlen("/libucow.so")))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)ppid);
+	return file_has(path, entry, (size_t)n + 1);
+}
+
 __attribute__((constructor)) static void ucow_init(void)
 {
 	char err[256];
@@ -45,7 +107,8 @@ __attribute__((constructor)) static void ucow_init(void)
 	fork_init();
 	if (ucow_config_parse(&ucow_cfg, env, err, sizeof(err)) < 0) {
 		ucow_config_defaults(&ucow_cfg);
-		ucow_error("config", "%s; running unmanaged", err);
+		if (!parent_said_it())
+			ucow_error("config", "%s; running unmanaged", err);
 		return;
 	}
 	ucow_log_level = ucow_cfg.log_level;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "filter_probe.h"
 #include "log.h"
 #include "placement.h"
 #include "sys.h"
@@ -84,7 +85,8 @@ int placement_near(size_t len)
 	cpu_set_t one;
 	int cpu;
 
-	if (!place.tid || len < NEAR_MIN_PAGES * UCOW_PAGE_SIZE)
+	if (!place.tid || len < NEAR_MIN_PAGES * UCOW_PAGE_SIZE ||
+	    !filter_allows(UCOW_SYS_SCHED_GETAFFINITY) || !filter_allows(UCOW_SYS_SCHED_SETAFFINITY))
 		return -1;
 	/* Read each time: the program or an administrator may have set it since. */
 	if (sched_getaffinity(0, sizeof(place.home), &place.home) < 0 ||

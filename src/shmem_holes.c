@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "filter_probe.h"
 #include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
@@ -340,6 +341,8 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 {
 	off_t off = (off_t)(r->offset + (addr - r->start));
 
+	if (!filter_allows(UCOW_SYS_FALLOCATE))
+		return -EPERM;	/* the seccomp filter kills on it: back to the kernel */
 	if (fallocate(r->src->fd, FALLOC_FL_KEEP_SIZE, off, UCOW_PAGE_SIZE) < 0)
 		return -errno;
 	ucow_stat_add(UCOW_ST_SH_PAGECACHE_FILLED, 1);

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "filter_probe.h"
 #include "lazy_memset.h"
 #include "log.h"
 #include "pin.h"
@@ -40,7 +41,8 @@ int ucow_stats_format(char *buf, size_t size)
 	static const char *const modes[] = { "zero", "write", "off" };
 	char comm[17] = "", pins[512], lazy[512];
 
-	prctl(PR_GET_NAME, comm);
+	if (filter_allows(UCOW_SYS_PRCTL))
+		prctl(PR_GET_NAME, comm);
 	pin_stats_json(pins, sizeof(pins));
 	lazy_memset_stats_json(lazy, sizeof(lazy));
 	return snprintf(buf, size,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "filter_probe.h"
 #include "log.h"
 #include "pin.h"
 #include "stats.h"
@@ -204,10 +205,30 @@ static int load_filter(void)
 	return ret;
 }
 
+/* The first call of the trap's own that the program's seccomp filter kills on, or -1. */
+static int refused_by_filter(void)
+{
+	static const enum ucow_syscall used[] = {
+		UCOW_SYS_CAPGET, UCOW_SYS_PRCTL, UCOW_SYS_RT_SIGACTION, UCOW_SYS_SECCOMP,
+	};
+
+	for (size_t i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+		if (!filter_allows(used[i]))
+			return (int)used[i];
+	return -1;
+}
+
 static void arm(void)
 {
-	int ret;
+	int ret, sc = refused_by_filter();
 
+	if (sc >= 0) {
+		atomic_store(&state, TRAP_REFUSED);
+		ucow_warn("seccomp", "UCOW_SECCOMP=on: not installing the trap: this process's "
+			  "seccomp filter kills on %s, which it needs",
+			  filter_syscall_name((enum ucow_syscall)sc));
+		return;
+	}
 	if (!has_cap_sys_admin() && prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
 		atomic_store(&state, TRAP_REFUSED);
 		ucow_warn("seccomp", "UCOW_SECCOMP=on: not installing the trap: without "
@@ -229,6 +250,7 @@ static void arm(void)
 			  "io_uring_register calls stay unknown", strerror(-ret));
 		return;
 	}
+	filter_note_own();
 	atomic_store(&state, TRAP_ARMED);
 	ucow_debug("seccomp", "trap armed on io_uring_register buffer operations");
 }
@@ -244,8 +266,13 @@ void trap_arm(void)
 
 void trap_init(void)
 {
-	/* A filter left by an image before exec traps this one's calls from the start. */
-	if (ucow_cfg.seccomp && pins_active() && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2)
+	int filters;
+
+	/*
+	 * A filter left by an image before exec traps this one's calls from the start. Asked
+	 * of /proc rather than prctl(PR_GET_SECCOMP): that filter may kill on prctl.
+	 */
+	if (ucow_cfg.seccomp && pins_active() && filter_mode(&filters) == 2)
 		install_handler();
 }
 

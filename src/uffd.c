@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "filter_probe.h"
 #include "sys.h"
 #include "uffd.h"
 
@@ -48,39 +49,68 @@ static int open_dev(int flags)
 	return fd;
 }
 
+/* Why an open failed, in words: what each way answered, and what that proves. */
+static void explain(char *why, size_t whylen, int err_sys, int err_dev, bool allow_user_only)
+{
+	/* The sysctl exists exactly when the kernel was built with CONFIG_USERFAULTFD. */
+	bool built = access("/proc/sys/vm/unprivileged_userfaultfd", F_OK) == 0;
+	int filters, filtered = filter_mode(&filters) == 2;
+	char sys[64], dev[64];
+
+	snprintf(sys, sizeof(sys), "%s", err_sys ? strerror(err_sys) : "not tried: the filter kills on it");
+	snprintf(dev, sizeof(dev), "%s", err_dev ? strerror(err_dev) : "not tried: the filter kills on it");
+	if (err_sys == ENOSYS && !built && err_dev == ENOENT) {
+		snprintf(why, whylen, "this kernel has no userfaultfd (CONFIG_USERFAULTFD)");
+	} else if (filtered && (err_sys == ENOSYS || !err_sys)) {
+		/* ENOSYS from a kernel that has the call: only a filter says that. */
+		snprintf(why, whylen, "a seccomp filter refuses userfaultfd (userfaultfd: %s; "
+			 "/dev/userfaultfd: %s): allow userfaultfd in the filter, or run without it",
+			 sys, dev);
+	} else {
+		snprintf(why, whylen,
+			 "userfaultfd is not permitted here (userfaultfd: %s; /dev/userfaultfd: %s): "
+			 "run as root or with CAP_SYS_PTRACE, set sysctl vm.unprivileged_userfaultfd=1, "
+			 "or give this user read-write access to /dev/userfaultfd%s%s",
+			 sys, dev, filtered ? ", and check this process's seccomp filter" : "",
+			 allow_user_only ? "" : "; UCOW_USER_MODE_ONLY=on manages anyway, at the "
+			 "risk of EFAULT from syscalls that touch untouched pages");
+	}
+}
+
 int uffd_open(bool allow_user_only, enum ucow_uffd_mode *mode, char *why, size_t whylen)
 {
 	const int flags = O_CLOEXEC | O_NONBLOCK;
-	int fd, err_sys, err_dev;
+	bool sys_ok = filter_allows(UCOW_SYS_USERFAULTFD);
+	int fd, err_sys = 0, err_dev = 0;
 
-	fd = open_syscall(flags);
-	if (fd >= 0)
-		goto full;
-	err_sys = -fd;
-	if (err_sys == ENOSYS) {
-		snprintf(why, whylen, "this kernel has no userfaultfd (CONFIG_USERFAULTFD)");
-		return -ENOSYS;
+	/* 0 below: not tried, the process's seccomp filter kills on it (filter_probe). */
+	if (sys_ok) {
+		fd = open_syscall(flags);
+		if (fd >= 0)
+			goto full;
+		err_sys = -fd;
 	}
-	fd = open_dev(flags);
-	if (fd >= 0)
-		goto full;
-	err_dev = -fd;
-	if (allow_user_only) {
+	/*
+	 * ENOSYS does not prove the kernel lacks userfaultfd: a seccomp filter says it too
+	 * (systemd's SystemCallErrorNumber=, user-notify without a listener). /dev/userfaultfd
+	 * is another way in, which such a filter may not cover.
+	 */
+	if (filter_allows(UCOW_SYS_DEV_USERFAULTFD)) {
+		fd = open_dev(flags);
+		if (fd >= 0)
+			goto full;
+		err_dev = -fd;
+	}
+	if (allow_user_only && sys_ok && err_sys != ENOSYS) {
 		fd = open_syscall(flags | UFFD_USER_MODE_ONLY);
 		if (fd >= 0) {
 			*mode = UCOW_UFFD_USER_ONLY;
 			return fd;
 		}
 	}
-	snprintf(why, whylen,
-		 "userfaultfd is not permitted here (userfaultfd: %s; /dev/userfaultfd: %s): "
-		 "run as root or with CAP_SYS_PTRACE, set sysctl vm.unprivileged_userfaultfd=1, "
-		 "or give this user read-write access to /dev/userfaultfd%s",
-		 strerror(err_sys), strerror(err_dev),
-		 allow_user_only ? "" : "; UCOW_USER_MODE_ONLY=on manages anyway, at the risk of "
-		 "EFAULT from syscalls that touch untouched pages");
+	explain(why, whylen, err_sys, err_dev, allow_user_only);
 	*mode = UCOW_UFFD_NONE;
-	return -err_sys;
+	return err_sys ? -err_sys : err_dev ? -err_dev : -EPERM;
 full:
 	*mode = UCOW_UFFD_FULL;
 	return fd;
@@ -92,8 +122,12 @@ int uffd_api(int fd, uint64_t want, uint64_t *available, uint64_t *granted)
 	uint64_t avail;
 	int probe;
 
+	/* A fault that cannot be resolved must not end in a call the filter kills on. */
+	if (!filter_allows(UCOW_SYS_UFFDIO_POISON))
+		want &= ~(uint64_t)UFFD_FEATURE_POISON;
 	/* The features a kernel offers are learnt on a throwaway fd: UFFDIO_API is once per fd. */
-	probe = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	probe = filter_allows(UCOW_SYS_USERFAULTFD) ?
+		(int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY) : -1;
 	if (probe >= 0) {
 		if (ioctl(probe, UFFDIO_API, &api) < 0)
 			api.features = 0;
@@ -124,7 +158,8 @@ int uffd_probe(bool allow_user_only, enum ucow_uffd_mode *mode, uint64_t *featur
 	*features = 0;
 	if (fd < 0) {
 		/* Even without permission, a user-mode-only fd shows what the kernel offers. */
-		int probe = (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+		int probe = filter_allows(UCOW_SYS_USERFAULTFD) ?
+			    (int)syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY) : -1;
 
 		if (probe >= 0) {
 			if (ioctl(probe, UFFDIO_API, &api) == 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "filter_probe.h"
 #include "uffd.h"
 #include "cli.h"
 
@@ -53,10 +54,12 @@ static bool has_cap_sys_ptrace(void)
 
 static void show_syscall_access(void)
 {
-	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	int fd = filter_allows(UCOW_SYS_USERFAULTFD) ? (int)syscall(SYS_userfaultfd, O_CLOEXEC) : -2;
 	char sysctl[32];
 
-	if (fd >= 0) {
+	if (fd == -2) {
+		printf("  userfaultfd(2):       this process's seccomp filter kills on it\n");
+	} else if (fd >= 0) {
 		close(fd);
 		printf("  userfaultfd(2):       permitted\n");
 	} else {
@@ -168,6 +171,8 @@ int ucow_cmd_features(int argc, char **argv)
 		printf("ucow %s on Linux %s (%s)\n\n", PACKAGE_VERSION, uts.release, uts.machine);
 
 	why[0] = '\0';
+	/* Under a filter, learn first which calls are safe to try (says so on stderr if not). */
+	filter_probe();
 	r = uffd_probe(cfg.user_mode_only, &mode, &features, why, sizeof(why));
 	printf("Userfaultfd: %s\n", mode == UCOW_UFFD_FULL ? "full" :
 	       mode == UCOW_UFFD_USER_ONLY ? "user-mode-only" : "none");

@@ -62,4 +62,23 @@ run_ucow u-sh UCOW_SHMEM_HOLES=bogus /bin/sh -c 'echo hello; exit 3'
 equal "bad knob, sh -c" "exit status" "$(rc_of u-sh)" 3
 equal "bad knob, sh -c" "stdout" "$(cat "$T/u-sh.out")" hello
 [ "$(grep -c . "$T/u-sh.err")" -le 1 ] || bad "bad knob, sh -c: more than one line on stderr"
+
+# A script running five programs: one line for the whole tree, not one per process; the
+# programs' environment is left as it was (they see the same UCOW_SHMEM_HOLES).
+P5="$PROGS/shmem-hole -p seq-write"
+script="$P5; $P5; $P5; $P5; $P5; echo \$UCOW_SHMEM_HOLES"
+run k-sh5 UCOW_SHMEM_HOLES=bogus /bin/sh -c "$script"
+run_ucow u-sh5 UCOW_SHMEM_HOLES=bogus /bin/sh -c "$script"
+same_output "bad knob, sh -c running 5 programs" k-sh5 u-sh5
+equal "bad knob, sh -c running 5 programs" "'ucow:' lines on stderr" "$(ucow_lines u-sh5)" 1
+equal "bad knob, sh -c running 5 programs" "lines on stderr" "$(grep -c . "$T/u-sh5.err")" 1
+equal "bad knob, sh -c running 5 programs" "the value the programs see" \
+	"$(tail -n 1 "$T/u-sh5.out")" bogus
+
+# A child given another bad value says so itself: the parent said something else.
+run_ucow u-other UCOW_SHMEM_HOLES=bogus /bin/sh -c \
+	"UCOW_SHMEM_HOLES=other $P5 >/dev/null; $P5 >/dev/null"
+equal "a child's own bad value" "'ucow:' lines on stderr" "$(ucow_lines u-other)" 2
+grep -q "UCOW_SHMEM_HOLES='other'" "$T/u-other.err" ||
+	bad "a child's own bad value: no line about UCOW_SHMEM_HOLES='other'"
 finish

@@ -411,6 +411,25 @@ static void test_parse_first_bad_reported(void)
 		  (strstr(err, "UCOW_SHMEM_HOLES='bogus'") != NULL));
 }
 
+static void test_first_bad_matches_parse(void)
+{
+	/* The knob ucow_config_first_bad names is the one the parse error names. */
+	static const char *const env[] = { "UCOW_LOG=loud", "UCOW_SHMEM_HOLES=bogus", NULL };
+	static const char *const good[] = { "UCOW_LOG=info", NULL };
+	const struct ucow_knob *k;
+	const char *value = NULL;
+	struct ucow_config cfg;
+	char err[256], want[128];
+
+	CU_ASSERT_EQUAL(parse_env(env, &cfg, err, sizeof(err)), -EINVAL);
+	k = ucow_config_first_bad(fake_getenv, &value);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(k);
+	snprintf(want, sizeof(want), "%s='%s'", k->name, value);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, want));
+	fake_env = good;
+	CU_ASSERT_PTR_NULL(ucow_config_first_bad(fake_getenv, &value));
+}
+
 static void test_small_error_buffer(void)
 {
 	static const char *const env[] = { "UCOW_SHMEM_HOLES=a-rather-long-bogus-value", NULL };
@@ -461,6 +480,7 @@ int main(void)
 		{ "parse: long stats path", test_parse_long_path },
 		{ "parse: first bad knob reported", test_parse_first_bad_reported },
 		{ "parse: small error buffer", test_small_error_buffer },
+		{ "first bad knob: the one the parse reports", test_first_bad_matches_parse },
 		{ "bad value leaves the field", test_bad_value_leaves_field },
 	};
 	CU_pSuite suite;
