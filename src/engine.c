@@ -594,8 +594,12 @@ static bool child_can_open_uffd(void)
 {
 	enum ucow_uffd_mode umode;
 	char why[512];
-	int fd = uffd_open(ucow_cfg.user_mode_only, &umode, why, sizeof(why));
+	int fd;
 
+	/* A filter the program added since the engine started may kill the call itself. */
+	if (filter_probe() < 0)
+		return false;
+	fd = uffd_open(ucow_cfg.user_mode_only, &umode, why, sizeof(why));
 	if (fd < 0)
 		return false;
 	close(fd);
