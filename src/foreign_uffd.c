@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "filter_probe.h"
 #include "interpose.h"
 #include "region.h"
 #include "sys.h"
@@ -25,7 +26,9 @@ static bool read_register_range(const void *arg, uintptr_t *start, uintptr_t *en
 	struct uffdio_register reg;
 	struct iovec local = { &reg, sizeof(reg) }, remote = { (void *)arg, sizeof(reg) };
 
-	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(reg))
+	if (!filter_allows(UCOW_SYS_PROCESS_VM_READV))
+		reg = *(const struct uffdio_register *)arg;	/* the filter leaves no safer way */
+	else if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)sizeof(reg))
 		return false;
 	if (reg.range.len == 0 || reg.range.start + reg.range.len < reg.range.start)
 		return false;
@@ -39,6 +42,8 @@ static void step_aside_for(const void *arg)
 	uintptr_t start, end;
 	int saved_errno = errno;
 
+	if (!arg || registry_count(&ucow_registry) == 0)
+		return;
 	if (read_register_range(arg, &start, &end) &&
 	    registry_may_overlap(&ucow_registry, start, end))
 		engine_step_aside(start, end);
