@@ -7,11 +7,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "engine.h"
+#include "fdtable.h"
 #include "handler.h"
 #include "log.h"
 #include "region.h"
@@ -25,7 +28,7 @@ const void *ucow_zero_page;
 
 static struct {
 	atomic_int mode;		/* enum ucow_engine_mode */
-	int uffd;
+	int uffd;			/* in the handler's own table: for the handler only */
 	uint64_t features;
 	pthread_mutex_t lock;		/* serialises start-up */
 	atomic_int recording;		/* engine_manage calls between register and record */
@@ -163,12 +166,43 @@ static int register_range(uintptr_t start, uintptr_t end)
 	uint64_t ioctls = 0;
 	int ret;
 
-	ret = uffd_register(engine.uffd, start, end - start, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+	ret = uffd_ctl_register(start, end - start, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
 	if (ret == 0 && (ioctls & need) != need) {
-		uffd_unregister(engine.uffd, start, end - start);
+		uffd_ctl_unregister(start, end - start);
 		ret = -EOPNOTSUPP;
 	}
 	return ret;
+}
+
+/*
+ * The source for the program's @fd: the one ucow holds for the same file already, else one
+ * the handler opens in its own table while @fd is valid (an mmap in progress).
+ */
+static struct ucow_source *engine_source(int fd)
+{
+	struct ucow_source *s;
+	bool private_pos;
+	struct stat st;
+	int flags, own;
+
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	s = source_find(st.st_dev, st.st_ino, flags & O_ACCMODE);
+	if (s)
+		return s;
+	own = fdt_adopt(fd, flags & O_ACCMODE, &private_pos);
+	if (own < 0) {
+		errno = -own;
+		return NULL;
+	}
+	s = source_install(own, st.st_dev, st.st_ino, flags & O_ACCMODE, private_pos);
+	if (!s) {
+		/* A number in the handler's table: only the handler may close it. */
+		fdt_close(own);
+		errno = ENOMEM;
+	}
+	return s;
 }
 
 /* Numbers the regions engine_manage makes (region.birth). */
@@ -192,10 +226,10 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	if (ret < 0)
 		return ret;
 	if (fd >= 0) {
-		r.src = source_open(fd);
+		r.src = engine_source(fd);
 		if (!r.src) {
 			ret = -errno;
-			ucow_info(policy->name, "cannot keep a duplicate of fd %d: %s; left to the kernel",
+			ucow_info(policy->name, "cannot keep a description of fd %d: %s; left to the kernel",
 				  fd, strerror(-ret));
 			return ret;
 		}
@@ -229,7 +263,7 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	if (r.src)
 		source_put(r.src);
 	if (ret < 0) {
-		uffd_unregister(engine.uffd, r.start, r.end - r.start);
+		uffd_ctl_unregister(r.start, r.end - r.start);
 		ucow_info(policy->name, "cannot record %#lx-%#lx: %s; left to the kernel",
 			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
 		return ret;
@@ -247,8 +281,8 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 	registry_remove(&ucow_registry, start, end);
 	if (engine.uffd < 0)
 		return;
-	uffd_unregister(engine.uffd, start, end - start);
-	uffd_wake(engine.uffd, start, end - start);
+	uffd_ctl_unregister(start, end - start);
+	uffd_ctl_wake(start, end - start);
 }
 
 #define UNMAP_PIECES 32
@@ -270,7 +304,7 @@ static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_
 
 	if (!registered || engine.uffd < 0)
 		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && sys_now_ns() < deadline)
+	while ((ret = uffd_ctl_registered(start)) == -EAGAIN && sys_now_ns() < deadline)
 		sched_yield();
 	return ret != 0;	/* in doubt, keep it: a stale entry costs less than a lost one */
 }
@@ -351,7 +385,7 @@ void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u)
 		u->v[u->n].end = v[i].end;
 		u->v[u->n].birth = v[i].birth;
 		u->n++;
-		uffd_unregister(engine.uffd, v[i].start, v[i].end - v[i].start);
+		uffd_ctl_unregister(v[i].start, v[i].end - v[i].start);
 	}
 }
 
@@ -474,12 +508,41 @@ void engine_fork_prepare(void)
 	engine_forget_unmapped(0, UINTPTR_MAX);
 	pthread_mutex_lock(&engine.lock);
 	pthread_rwlock_wrlock(&ucow_registry.lock);
+	fdt_fork_prepare();
 }
 
 void engine_fork_parent(void)
 {
+	fdt_fork_parent();
 	pthread_rwlock_unlock(&ucow_registry.lock);
 	pthread_mutex_unlock(&engine.lock);
+}
+
+/*
+ * Regions whose source could not be carried into the child (no descriptor free in the forking
+ * thread's table) are handed back to the kernel: right for shmem holes, the only policy with
+ * a source, whose fallback is the kernel's own fill.
+ */
+static void drop_uncarried(void)
+{
+	uintptr_t start = 0, resume;
+	size_t dropped = 0;
+
+	do {
+		struct ucow_region v[UNMAP_PIECES];
+		size_t n = registry_collect(&ucow_registry, start, UINTPTR_MAX, v, UNMAP_PIECES,
+					    &resume);
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i].src && !source_usable(v[i].src)) {
+				registry_remove(&ucow_registry, v[i].start, v[i].end);
+				dropped++;
+			}
+		start = resume;
+	} while (resume);
+	if (dropped)
+		ucow_info("fork", "%zu file mapping(s) could not keep their file in the child: "
+			  "left to the kernel there", dropped);
 }
 
 static void reregister(const struct ucow_region *r, void *arg)
@@ -501,22 +564,27 @@ void engine_fork_child(void)
 	pthread_mutex_init(&engine.lock, NULL);
 	/* A thread of the parent between register and record is not here. */
 	atomic_store(&engine.recording, 0);
-	source_fork_child();
 	ucow_stats_reset();
 	handler_fork_child();
 	if (mode != UCOW_ENGINE_FULL && mode != UCOW_ENGINE_USER_ONLY)
 		return;
 	/* The parent's userfaultfd serves the parent's address space, not ours. */
-	close(engine.uffd);
+	fdt_fork_child();
 	engine.uffd = -1;
 	atomic_store_explicit(&engine.mode, UCOW_ENGINE_UNUSED, memory_order_release);
-	if (registry_count(&ucow_registry) == 0)
+	if (registry_count(&ucow_registry) == 0) {
+		source_fork_child_done(false);
 		return;
+	}
 	if (engine_start() < 0) {
+		source_fork_child_done(false);
 		/* Unmanaged from here: the kernel dropped the child's registrations already. */
 		registry_remove(&ucow_registry, 0, UINTPTR_MAX);
 		return;
 	}
+	/* The handler has the carried sources in its table now. */
+	source_fork_child_done(true);
+	drop_uncarried();
 	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
 	forget_dead(0, UINTPTR_MAX, false);
 	registry_foreach(&ucow_registry, 0, UINTPTR_MAX, reregister, &failed);
