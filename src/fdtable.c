@@ -265,6 +265,7 @@ bool fdt_doorbell(const struct uffd_msg *msg)
 	fdt.req.ret = do_op(fdt.priv, &fdt.req);
 	atomic_store(&fdt.state, REQ_DONE);
 	futex_wake(&fdt.state);
+	source_reap();
 	return true;
 }
 

@@ -100,8 +100,21 @@ struct ucow_source *source_find(dev_t dev, ino_t ino, int accmode)
 		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
 			struct ucow_source *s = &slab->s[i];
 
-			if (live(s) && s->dev == dev && s->ino == ino && s->accmode == accmode &&
-			    get_live(s)) {
+			if (s->fd < 0 || s->dev != dev || s->ino != ino || s->accmode != accmode)
+				continue;
+			if (live(s) && get_live(s)) {
+				found = s;
+				break;
+			}
+			/*
+			 * Let go of but not closed yet (the handler closes under this lock):
+			 * taken back, which spares a request to the handler when a program
+			 * maps the same file again after unmapping it.
+			 */
+			if (s->closing && atomic_load(&s->refs) == 0) {
+				s->closing = false;
+				atomic_fetch_sub(&closing, 1);
+				atomic_store(&s->refs, 1);
 				found = s;
 				break;
 			}
