@@ -7,12 +7,15 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "engine.h"
 #include "filter_probe.h"
+#include "fdtable.h"
 #include "handler.h"
 #include "log.h"
 #include "region.h"
@@ -27,7 +30,7 @@ const void *ucow_zero_page;
 
 static struct {
 	atomic_int mode;		/* enum ucow_engine_mode */
-	int uffd;
+	int uffd;			/* in the handler's own table: for the handler only */
 	uint64_t features;
 	pthread_mutex_t lock;		/* serialises start-up */
 	atomic_int recording;		/* engine_manage calls between register and record */
@@ -167,12 +170,43 @@ static int register_range(uintptr_t start, uintptr_t end)
 	uint64_t ioctls = 0;
 	int ret;
 
-	ret = uffd_register(engine.uffd, start, end - start, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+	ret = uffd_ctl_register(start, end - start, UFFDIO_REGISTER_MODE_MISSING, &ioctls);
 	if (ret == 0 && (ioctls & need) != need) {
-		uffd_unregister(engine.uffd, start, end - start);
+		uffd_ctl_unregister(start, end - start);
 		ret = -EOPNOTSUPP;
 	}
 	return ret;
+}
+
+/*
+ * The source for the program's @fd: the one ucow holds for the same file already, else one
+ * the handler opens in its own table while @fd is valid (an mmap in progress).
+ */
+static struct ucow_source *engine_source(int fd)
+{
+	struct ucow_source *s;
+	bool private_pos;
+	struct stat st;
+	int flags, own;
+
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fstat(fd, &st) < 0)
+		return NULL;
+	s = source_find(st.st_dev, st.st_ino, flags & O_ACCMODE);
+	if (s)
+		return s;
+	own = fdt_adopt(fd, flags & O_ACCMODE, &private_pos);
+	if (own < 0) {
+		errno = -own;
+		return NULL;
+	}
+	s = source_install(own, st.st_dev, st.st_ino, flags & O_ACCMODE, private_pos);
+	if (!s) {
+		/* A number in the handler's table: only the handler may close it. */
+		fdt_close(own);
+		errno = ENOMEM;
+	}
+	return s;
 }
 
 /* Numbers the regions engine_manage makes (region.birth). */
@@ -196,10 +230,10 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	if (ret < 0)
 		return ret;
 	if (fd >= 0) {
-		r.src = source_open(fd);
+		r.src = engine_source(fd);
 		if (!r.src) {
 			ret = -errno;
-			ucow_info(policy->name, "cannot keep a duplicate of fd %d: %s; left to the kernel",
+			ucow_info(policy->name, "cannot keep a description of fd %d: %s; left to the kernel",
 				  fd, strerror(-ret));
 			return ret;
 		}
@@ -233,7 +267,7 @@ int engine_manage(uintptr_t start, size_t len, const struct ucow_policy *policy,
 	if (r.src)
 		source_put(r.src);
 	if (ret < 0) {
-		uffd_unregister(engine.uffd, r.start, r.end - r.start);
+		uffd_ctl_unregister(r.start, r.end - r.start);
 		ucow_info(policy->name, "cannot record %#lx-%#lx: %s; left to the kernel",
 			  (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
 		return ret;
@@ -251,8 +285,8 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 	registry_remove(&ucow_registry, start, end);
 	if (engine.uffd < 0)
 		return;
-	uffd_unregister(engine.uffd, start, end - start);
-	uffd_wake(engine.uffd, start, end - start);
+	uffd_ctl_unregister(start, end - start);
+	uffd_ctl_wake(start, end - start);
 }
 
 #define UNMAP_PIECES 32
@@ -275,7 +309,7 @@ static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_
 
 	if (!registered || engine.uffd < 0)
 		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-	while ((ret = uffd_registered(engine.uffd, start)) == -EAGAIN && sys_now_ns() < deadline) {
+	while ((ret = uffd_ctl_registered(start)) == -EAGAIN && sys_now_ns() < deadline) {
 		/*
 		 * On the handler, a message waiting to be read may be the very event that holds
 		 * the address space changing (mremap over a managed range: its remap follows its
@@ -405,7 +439,7 @@ void engine_unmap_begin(uintptr_t start, uintptr_t end, struct engine_unmap *u)
 		u->v[u->n].end = v[i].end;
 		u->v[u->n].birth = v[i].birth;
 		u->n++;
-		uffd_unregister(engine.uffd, v[i].start, v[i].end - v[i].start);
+		uffd_ctl_unregister(v[i].start, v[i].end - v[i].start);
 	}
 }
 
@@ -465,36 +499,36 @@ static long answer(long (*fill)(uintptr_t dst, const void *src, size_t len), uin
 			skipped = true;
 			continue;
 		case ENOENT:	/* the range was unmapped or unregistered meanwhile */
-			uffd_wake(engine.uffd, dst, len);
+			uffd_ctl_wake(dst, len);
 			return (long)filled;
 		case EAGAIN:	/* the layout is changing: events first, then ask again */
 			if (done)
-				uffd_wake(engine.uffd, dst, done);
+				uffd_ctl_wake(dst, done);
 			return -EAGAIN;
 		default:	/* ENOMEM, ESRCH (the process is exiting), EFAULT, EINVAL */
 			if (done)
-				uffd_wake(engine.uffd, dst, done);
+				uffd_ctl_wake(dst, done);
 			return (int)r;
 		}
 	}
 	if (skipped)
-		uffd_wake(engine.uffd, dst, len);
+		uffd_ctl_wake(dst, len);
 	return (long)filled;
 }
 
 static long fill_copy(uintptr_t dst, const void *src, size_t len)
 {
-	return uffd_copy(engine.uffd, dst, src, len, true);
+	return uffd_ctl_copy(dst, src, len, true);
 }
 
 static long fill_copy_quiet(uintptr_t dst, const void *src, size_t len)
 {
-	return uffd_copy(engine.uffd, dst, src, len, false);
+	return uffd_ctl_copy(dst, src, len, false);
 }
 
 static long fill_zero(uintptr_t dst, const void *src, size_t len)
 {
-	return uffd_zeropage(engine.uffd, dst, len, true);
+	return uffd_ctl_zeropage(dst, len, true);
 }
 
 long ucow_answer_copy(uintptr_t dst, const void *src, size_t len)
@@ -514,7 +548,7 @@ long ucow_answer_zero(uintptr_t dst, size_t len)
 
 int ucow_answer_wake(uintptr_t dst, size_t len)
 {
-	int ret = uffd_wake(engine.uffd, dst, len);
+	int ret = uffd_ctl_wake(dst, len);
 
 	return ret == -ENOENT ? 0 : ret;
 }
@@ -641,13 +675,42 @@ void engine_fork_prepare(void)
 	sigguard_enter(&fork_guard);
 	pthread_mutex_lock(&engine.lock);
 	pthread_rwlock_wrlock(&ucow_registry.lock);
+	fdt_fork_prepare();
 }
 
 void engine_fork_parent(void)
 {
+	fdt_fork_parent();
 	pthread_rwlock_unlock(&ucow_registry.lock);
 	pthread_mutex_unlock(&engine.lock);
 	sigguard_leave(&fork_guard);
+}
+
+/*
+ * Regions whose source could not be carried into the child (no descriptor free in the forking
+ * thread's table) are handed back to the kernel: right for shmem holes, the only policy with
+ * a source, whose fallback is the kernel's own fill.
+ */
+static void drop_uncarried(void)
+{
+	uintptr_t start = 0, resume;
+	size_t dropped = 0;
+
+	do {
+		struct ucow_region v[UNMAP_PIECES];
+		size_t n = registry_collect(&ucow_registry, start, UINTPTR_MAX, v, UNMAP_PIECES,
+					    &resume);
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i].src && !source_usable(v[i].src)) {
+				registry_remove(&ucow_registry, v[i].start, v[i].end);
+				dropped++;
+			}
+		start = resume;
+	} while (resume);
+	if (dropped)
+		ucow_info("fork", "%zu file mapping(s) could not keep their file in the child: "
+			  "left to the kernel there", dropped);
 }
 
 /*
@@ -701,29 +764,35 @@ void engine_fork_child(void)
 	pthread_mutex_init(&engine.lock, NULL);
 	/* A thread of the parent between register and record is not here. */
 	atomic_store(&engine.recording, 0);
-	source_fork_child();
 	ucow_stats_reset();
 	handler_fork_child();
 	if (mode != UCOW_ENGINE_FULL && mode != UCOW_ENGINE_USER_ONLY)
 		goto out;
 	/* The parent's userfaultfd serves the parent's address space, not ours. */
-	close(engine.uffd);
+	fdt_fork_child();
 	engine.uffd = -1;
 	atomic_store_explicit(&engine.mode, UCOW_ENGINE_UNUSED, memory_order_release);
-	if (registry_count(&ucow_registry) == 0)
+	if (registry_count(&ucow_registry) == 0) {
+		source_fork_child_done(false);
 		goto out;
+	}
 	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
 	forget_dead(0, UINTPTR_MAX, false, false);
 	if (child_unmanageable) {
+		source_fork_child_done(false);
 		atomic_store_explicit(&engine.mode, UCOW_ENGINE_FAILED, memory_order_release);
 		fork_child_unmanaged();
 		goto out;
 	}
 	if (engine_start() < 0) {
+		source_fork_child_done(false);
 		/* No userfaultfd or no handler thread (a pids limit): unmanaged from here. */
 		fork_child_unmanaged();
 		goto out;
 	}
+	/* The handler has the carried sources in its table now. */
+	source_fork_child_done(true);
+	drop_uncarried();
 	failed = fork_child_register();
 	if (failed)
 		ucow_warn("fork", "%d managed range(s) could not be registered again in the child; "

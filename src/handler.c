@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fdtable.h"
 #include "handler.h"
 #include "log.h"
 #include "placement.h"
@@ -38,6 +39,7 @@ static struct {
 	atomic_uint period;	/* odd while a batch is being read and applied */
 	atomic_uint waiters;	/* threads in handler_barrier() */
 	struct uffd_msg *queue;	/* faults read, not yet answered: a ring in ucow's own pages */
+	atomic_int entered;	/* 1 once it has its own table, -errno if it could not */
 	size_t head, tail;
 } h;
 
@@ -127,6 +129,8 @@ static void apply_event(const struct uffd_msg *msg)
 			      msg->arg.remap.len, false);
 		break;
 	case UFFD_EVENT_REMOVE:
+		if (fdt_doorbell(msg))
+			break;
 		ucow_stat_add(UCOW_ST_EVENTS_REMOVE, 1);
 		discard_range(msg->arg.remove.start, msg->arg.remove.end);
 		break;
@@ -297,12 +301,21 @@ static void *handler_main(void *arg)
 	int ret;
 
 	sigguard_thread_blocked();
+	/* Before anything else, and before handler_start() returns: the program may close
+	 * every descriptor right after. */
+	ret = fdt_handler_enter(h.uffd);
+	atomic_store(&h.entered, ret < 0 ? ret : 1);
+	futex_wake_all((atomic_uint *)&h.entered);
+	if (ret < 0) {
+		h.running = false;
+		return NULL;
+	}
 	placement_init();
 	for (;;) {
 		enter_idle();
 		ret = wait_messages(&pfd, served);
 		if (ret < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
-			ucow_error("handler", "userfaultfd %d is gone (closed by the program?): "
+			ucow_error("handler", "polling userfaultfd %d failed: "
 				   "managed memory is no longer served", h.uffd);
 			break;
 		}
@@ -322,6 +335,7 @@ static void *handler_main(void *arg)
 			resolve(&msg);
 		}
 		engine_settle_doubts();
+		source_reap();
 	}
 	h.running = false;
 	return NULL;
@@ -343,6 +357,7 @@ int handler_start(int uffd)
 	}
 	h.uffd = uffd;
 	h.head = h.tail = 0;
+	atomic_store(&h.entered, 0);
 	/* Busy until the thread first goes idle: a barrier before then waits for it. */
 	atomic_store(&h.period, 1);
 	pthread_attr_init(&attr);
@@ -361,7 +376,9 @@ int handler_start(int uffd)
 		return -ret;
 	}
 	pthread_setname_np(h.thread, "ucow-handler");
-	return 0;
+	while ((ret = atomic_load(&h.entered)) == 0)
+		futex_wait((atomic_uint *)&h.entered, 0);
+	return ret < 0 ? ret : 0;
 }
 
 void handler_fork_child(void)

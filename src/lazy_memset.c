@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "fdtable.h"
 #include "pagemap.h"
 #include "handler.h"
 #include "interpose.h"
@@ -725,8 +726,8 @@ static bool manage_value(uintptr_t start, uintptr_t end, int id, const struct pa
 			return false;
 		if (i < p->n) {
 			/* An entry the kernel may have dropped (unmapped and mapped again). */
-			uffd_register(engine_uffd(), p->v[i].start, p->v[i].end - p->v[i].start,
-				      UFFDIO_REGISTER_MODE_MISSING, &ioctls);
+			uffd_ctl_register(p->v[i].start, p->v[i].end - p->v[i].start,
+					  UFFDIO_REGISTER_MODE_MISSING, &ioctls);
 			at = p->v[i].end;
 		}
 	}

@@ -1037,7 +1037,8 @@ static bool add_piece(const struct vma *v, void *arg)
 			}
 			if (r.end < c->end)
 				c->end = r.end;
-			c->fd = r.src->fd;
+			/* Its descriptor is the handler's; the child maps the copy carried
+			 * over in the forking thread's table (source_fork_fd). */
 			c->src = r.src;
 			c->offset = r.offset + (a - r.start);
 		}
@@ -1183,7 +1184,11 @@ void pin_fork_child_map(void)
 
 		if (c->end <= c->start)
 			continue;
-		if (c->fd >= 0)
+		if (c->src)
+			c->fd = source_fork_fd(c->src);
+		if (c->src && c->fd < 0)
+			p = MAP_FAILED, errno = EBADF;
+		else if (c->fd >= 0)
 			p = sys_mmap((void *)c->start, c->end - c->start, c->prot | PROT_WRITE,
 				     MAP_PRIVATE | MAP_FIXED, c->fd, (long)c->offset);
 		else

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "engine.h"
 #include "filter_probe.h"
+#include "fdtable.h"
 #include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
@@ -332,19 +333,48 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	return 0;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+/*
+ * The page-cache page at @off, allocated as the kernel's own read fault allocates it: a read
+ * fault through a shared read-only mapping of ucow's own, which needs no write access to the
+ * file (the program's, and so ucow's, description is often O_RDONLY). Beyond the end of
+ * file the populate fails (EFAULT) instead of raising SIGBUS here.
+ */
+static int read_into_cache(int fd, off_t off)
+{
+	void *p = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, off);
+	int ret = 0;
+
+	if (p == MAP_FAILED)
+		return -errno;
+	if (sys_madvise(p, UCOW_PAGE_SIZE, MADV_POPULATE_READ) < 0)
+		ret = -errno;
+	sys_munmap(p, UCOW_PAGE_SIZE);
+	return ret;
+}
+
 /*
  * A read of a hole in write mode: the page cache gets its page, as the kernel's own fault
- * would allocate it, and the woken thread maps it by itself. KEEP_SIZE never overwrites
- * data someone wrote meanwhile.
+ * would allocate it, and the woken thread maps it by itself. fallocate where ucow may write
+ * (one call; KEEP_SIZE never overwrites data someone wrote meanwhile), else a read fault.
  */
 static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 {
 	off_t off = (off_t)(r->offset + (addr - r->start));
+	int ret = -EBADF;
 
-	if (!filter_allows(UCOW_SYS_FALLOCATE))
-		return -EPERM;	/* the seccomp filter kills on it: back to the kernel */
-	if (fallocate(r->src->fd, FALLOC_FL_KEEP_SIZE, off, UCOW_PAGE_SIZE) < 0)
-		return -errno;
+	if (r->src->writable && filter_allows(UCOW_SYS_FALLOCATE) &&
+	    fallocate(r->src->fd, FALLOC_FL_KEEP_SIZE, off, UCOW_PAGE_SIZE) == 0)
+		ret = 0;
+	if (ret < 0)	/* read-only, or sealed against writes (EPERM) */
+		ret = read_into_cache(r->src->fd, off);
+	if (ret == -EFAULT)	/* beyond the end of file: the woken thread gets its SIGBUS */
+		return ucow_answer_wake(addr, UCOW_PAGE_SIZE);
+	if (ret < 0)
+		return ret;
 	ucow_stat_add(UCOW_ST_SH_PAGECACHE_FILLED, 1);
 	return ucow_answer_wake(addr, UCOW_PAGE_SIZE);
 }
@@ -369,20 +399,20 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
 }
 
 /* Whether the file has no data at @off, by ucow's own description (its own position). */
-static bool is_hole(const struct ucow_region *r, off_t off, off_t *next_change)
+static bool is_hole(const struct ucow_region *r, int fd, off_t off, off_t *next_change)
 {
 	off_t data;
 
-	if (!r->src->private_pos) {
+	if (!r->src->private_pos || fd < 0) {
 		*next_change = off + (off_t)UCOW_PAGE_SIZE;
 		return true;
 	}
-	data = lseek(r->src->fd, off, SEEK_DATA);
+	data = lseek(fd, off, SEEK_DATA);
 	if (data < 0 || data > off) {
 		*next_change = data < 0 ? INT64_MAX : data;
 		return true;
 	}
-	*next_change = lseek(r->src->fd, off, SEEK_HOLE);
+	*next_change = lseek(fd, off, SEEK_HOLE);
 	if (*next_change <= off)
 		*next_change = off + (off_t)UCOW_PAGE_SIZE;
 	return false;
@@ -400,11 +430,14 @@ static void shmem_holes_account(const struct ucow_region *r)
 	unsigned long written = 0, read = 0, private = 0;
 	off_t change = 0;
 	bool hole = false;
-	int pm;
+	int pm, fd;
 
 	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return;
+	/* The source's descriptor is in the handler's table; a copy of it shares ucow's own
+	 * description, whose position is ucow's. */
+	fd = fdt_borrow(r->src->fd);
 	for (uintptr_t addr = r->start; addr < r->end;) {
 		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
 		ssize_t got;
@@ -425,13 +458,14 @@ static void shmem_holes_account(const struct ucow_region *r)
 			if (!anon && !zero)
 				continue;
 			if (off >= change)
-				hole = is_hole(r, off, &change);
+				hole = is_hole(r, fd, off, &change);
 			private += anon;
 			written += anon && hole;
 			read += zero && hole;
 		}
 	}
 	close(pm);
+	fdt_unborrow(r->src->fd, fd);
 	ucow_stat_add(UCOW_ST_SH_PRIVATE_PAGES, private);
 	ucow_stat_add(UCOW_ST_SH_HOLE_PAGES_WRITTEN, written);
 	ucow_stat_add(UCOW_ST_SH_HOLE_PAGES_ZERO, read);

@@ -1,0 +1,505 @@
+/* fdtable.c: the program's descriptor table is the program's. ucow's descriptors live in the
+ * handler thread's own table; program threads use a verified copy of the userfaultfd, or ask
+ * the handler through a doorbell that needs no descriptor at all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <linux/kcmp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fdtable.h"
+#include "handler.h"
+#include "log.h"
+#include "source.h"
+#include "sys.h"
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+
+/* A request waits this long for the handler before it gives up (the doorbell page lost). */
+#define REQUEST_PATIENCE_NS 2000000000ULL
+/* Sources the handler keeps when it takes its table (a fork child's); beyond: not carried. */
+#define KEEP_MAX 1024
+
+enum req_op {
+	REQ_NOP, REQ_REGISTER, REQ_UNREGISTER, REQ_WAKE, REQ_REGISTERED, REQ_ADOPT, REQ_CLOSE,
+	REQ_COPY, REQ_ZEROPAGE,
+};
+enum req_state { REQ_IDLE, REQ_PENDING, REQ_BUSY, REQ_DONE };
+
+struct req {
+	enum req_op op;
+	uintptr_t start;
+	size_t len;
+	uint64_t mode;
+	uint64_t ioctls;	/* out, REQ_REGISTER */
+	const void *src;	/* REQ_COPY */
+	bool wake;		/* REQ_COPY, REQ_ZEROPAGE */
+	int fd, accmode;	/* REQ_ADOPT: the requester's number and access mode */
+	dev_t dev;		/* REQ_ADOPT: the file the handler must end up with */
+	ino_t ino;
+	bool private_pos;	/* out, REQ_ADOPT */
+	pid_t tid;		/* the requesting thread */
+	long ret;
+};
+
+static struct {
+	int priv;			/* the userfaultfd in the handler's table */
+	atomic_int shared;		/* a copy in the program's table, or -1 */
+	atomic_int tid;			/* the handler thread, once it has its table */
+	pthread_mutex_t reinstall_lock;
+	void *bell;			/* the doorbell: registered, never touched */
+	bool bell_ok;
+	pthread_mutex_t req_lock;	/* one request at a time */
+	struct req req;
+	atomic_uint state;		/* enum req_state; the requester's futex word */
+	int fork_shared;		/* the shared copy at fork, closed in the child... */
+	bool fork_verified;		/* ...only if it was ucow's then */
+	int fork_pidfd;			/* the parent's handler, while sources are carried */
+} fdt = {
+	.priv = -1,
+	.shared = -1,
+	.reinstall_lock = PTHREAD_MUTEX_INITIALIZER,
+	.req_lock = PTHREAD_MUTEX_INITIALIZER,
+	.fork_shared = -1,
+	.fork_pidfd = -1,
+};
+
+static int keep[KEEP_MAX];
+
+static int pidfd_thread(pid_t tid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int getfd(int pidfd, int fd)
+{
+	int copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+
+	return copy < 0 ? -errno : copy;	/* close-on-exec, by the kernel */
+}
+
+static void sort_ints(int *v, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			int t = v[j];
+
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+}
+
+int fdt_handler_enter(int uffd)
+{
+	unsigned int prev = 0;
+	size_t n;
+
+	/*
+	 * A table of its own: nothing the program does to its descriptors reaches ucow's, and
+	 * none of the program's files is held here (a pipe's reader must see EOF when the
+	 * program closes the writer).
+	 */
+	if (unshare(CLONE_FILES) < 0)
+		return -errno;
+	ucow_in_handler = true;
+	keep[0] = uffd;
+	n = 1 + source_fds(keep + 1, KEEP_MAX - 1);
+	sort_ints(keep, n);
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned int)keep[i] > prev)
+			syscall(SYS_close_range, prev, (unsigned int)keep[i] - 1, 0);
+		prev = (unsigned int)keep[i] + 1;
+	}
+	syscall(SYS_close_range, prev, ~0U, 0);
+	if (fcntl(uffd, F_GETFD) < 0)
+		return -EBADF;	/* the program closed it before the thread ran */
+	fdt.priv = uffd;
+	/* The same number is still the program's copy: the table was just duplicated. */
+	atomic_store(&fdt.shared, uffd);
+	atomic_store(&fdt.tid, (int)sys_gettid());
+	if (!fdt.bell) {
+		void *p = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		fdt.bell = p == MAP_FAILED ? NULL : p;
+	}
+	/* A fork child inherits the page but not its registration. */
+	fdt.bell_ok = fdt.bell && uffd_register(uffd, (uintptr_t)fdt.bell, UCOW_PAGE_SIZE,
+						UFFDIO_REGISTER_MODE_MISSING, NULL) == 0;
+	if (!fdt.bell_ok)
+		ucow_info("fdtable", "no doorbell page: when the program takes every descriptor, "
+			  "new mappings are left to the kernel");
+	return 0;
+}
+
+/* Whether @fd in the caller's table is the handler's userfaultfd (same thread group: kcmp's
+ * ptrace check passes). */
+static bool verified(int fd)
+{
+	return fd >= 0 && syscall(SYS_kcmp, getpid(), atomic_load(&fdt.tid), KCMP_FILE, fd,
+				  fdt.priv) == 0;
+}
+
+/*
+ * The program closed or replaced ucow's copy: a new one from the handler's table, at the top
+ * of the program's range. The old number is the program's now (or free): never closed.
+ */
+static int reinstall(int seen)
+{
+	sigset_t all, old;
+	int fd, pidfd, copy;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&fdt.reinstall_lock);
+	fd = atomic_load(&fdt.shared);
+	if (fd != seen && verified(fd))
+		goto out;
+	fd = pidfd = pidfd_thread(atomic_load(&fdt.tid));
+	if (pidfd < 0)
+		goto out;
+	fd = copy = getfd(pidfd, fdt.priv);
+	close(pidfd);
+	if (copy < 0)
+		goto out;
+	fd = ucow_dup_high(copy);
+	fd = fd < 0 ? -EMFILE : fd;
+	close(copy);
+	atomic_store(&fdt.shared, fd);
+	if (fd >= 0)
+		ucow_debug("fdtable", "userfaultfd copy %d replaced by the program: now %d", seen, fd);
+out:
+	pthread_mutex_unlock(&fdt.reinstall_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return fd;
+}
+
+static long do_op(int ufd, struct req *r);
+
+static void futex_wait_ns(atomic_uint *word, unsigned int val, long ns)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = ns };
+
+	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake(atomic_uint *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * A request the handler serves: the requester discards the doorbell page, so the kernel
+ * queues UFFD_EVENT_REMOVE and holds this thread until the handler has read it; then it
+ * waits on a futex for the answer. It holds no lock of ucow's but the request slot, with
+ * its signals blocked (a signal handler of its own could ring again, or fault).
+ */
+static long request(struct req *r)
+{
+	uint64_t deadline;
+	sigset_t all, old;
+	unsigned int st;
+	long ret;
+
+	if (!fdt.bell_ok || !atomic_load(&fdt.tid) || !handler_running())
+		return -ENOTCONN;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&fdt.req_lock);
+	r->tid = (pid_t)sys_gettid();
+	fdt.req = *r;
+	atomic_store(&fdt.state, REQ_PENDING);
+	sys_madvise(fdt.bell, UCOW_PAGE_SIZE, MADV_DONTNEED);
+	deadline = sys_now_ns() + REQUEST_PATIENCE_NS;
+	for (;;) {
+		st = atomic_load(&fdt.state);
+		if (st == REQ_DONE)
+			break;
+		if (st == REQ_PENDING && sys_now_ns() > deadline &&
+		    atomic_compare_exchange_strong(&fdt.state, &st, REQ_IDLE)) {
+			ucow_warn("fdtable", "the handler did not answer a request (doorbell lost?)");
+			fdt.bell_ok = false;
+			ret = -ETIMEDOUT;
+			goto out;
+		}
+		futex_wait_ns(&fdt.state, st, 10000000);	/* EINTR and timeouts: look again */
+	}
+	*r = fdt.req;
+	ret = r->ret;
+	atomic_store(&fdt.state, REQ_IDLE);
+out:
+	pthread_mutex_unlock(&fdt.req_lock);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+bool fdt_doorbell(const struct uffd_msg *msg)
+{
+	unsigned int st = REQ_PENDING;
+
+	if (!fdt.bell || msg->arg.remove.start != (uintptr_t)fdt.bell ||
+	    msg->arg.remove.end != (uintptr_t)fdt.bell + UCOW_PAGE_SIZE)
+		return false;
+	/* A requester that gave up, or a program discarding this page itself: nothing to do. */
+	if (!atomic_compare_exchange_strong(&fdt.state, &st, REQ_BUSY))
+		return true;
+	fdt.req.ret = do_op(fdt.priv, &fdt.req);
+	atomic_store(&fdt.state, REQ_DONE);
+	futex_wake(&fdt.state);
+	source_reap();
+	return true;
+}
+
+/* "/proc/self/task/<tid>/fd/<fd>" without stdio (handler thread). */
+static void task_fd_path(char *buf, pid_t tid, int fd)
+{
+	static const char *parts[] = { "/proc/self/task/", "/fd/" };
+	long nums[] = { tid, fd };
+	char *p = buf;
+
+	for (int i = 0; i < 2; i++) {
+		char digits[24];
+		int n = 0;
+		long v = nums[i];
+
+		p = stpcpy(p, parts[i]);
+		do
+			digits[n++] = (char)('0' + v % 10);
+		while ((v /= 10) > 0);
+		while (n)
+			*p++ = digits[--n];
+	}
+	*p = '\0';
+}
+
+/* Handler thread: its own description of the requester's file, else a duplicate. */
+static long adopt(struct req *r)
+{
+	char path[64];
+	struct stat st;
+	int fd, pidfd;
+
+	task_fd_path(path, r->tid, r->fd);
+	fd = open(path, r->accmode | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && st.st_dev == r->dev && st.st_ino == r->ino) {
+			r->private_pos = true;
+			return fd;
+		}
+		close(fd);
+	}
+	pidfd = pidfd_thread(r->tid);
+	if (pidfd < 0)
+		return pidfd;
+	fd = getfd(pidfd, r->fd);
+	close(pidfd);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_dev != r->dev || st.st_ino != r->ino)) {
+		close(fd);	/* the program replaced its fd meanwhile */
+		return -ESTALE;
+	}
+	r->private_pos = false;
+	return fd;
+}
+
+static long do_op(int ufd, struct req *r)
+{
+	switch (r->op) {
+	case REQ_NOP:
+		return 0;
+	case REQ_REGISTER:
+		return uffd_register(ufd, r->start, r->len, r->mode, &r->ioctls);
+	case REQ_UNREGISTER:
+		return uffd_unregister(ufd, r->start, r->len);
+	case REQ_WAKE:
+		return uffd_wake(ufd, r->start, r->len);
+	case REQ_REGISTERED:
+		return uffd_registered(ufd, r->start);
+	case REQ_ADOPT:
+		return ucow_in_handler ? adopt(r) : -EINVAL;
+	case REQ_CLOSE:
+		return ucow_in_handler ? close(r->fd) : -EINVAL;
+	case REQ_COPY:
+		return uffd_copy(ufd, r->start, r->src, r->len, r->wake);
+	case REQ_ZEROPAGE:
+		return uffd_zeropage(ufd, r->start, r->len, r->wake);
+	}
+	return -EINVAL;
+}
+
+/* A program-side ioctl: on ucow's verified copy, else by the handler on request. */
+static long ctl(struct req *r)
+{
+	int fd;
+
+	if (ucow_in_handler)
+		return do_op(fdt.priv, r);
+	if (!atomic_load(&fdt.tid))
+		return -EBADF;	/* no handler, no userfaultfd */
+	fd = atomic_load(&fdt.shared);
+	if (!verified(fd))
+		fd = reinstall(fd);
+	if (fd >= 0)
+		return do_op(fd, r);
+	return request(r);
+}
+
+int uffd_ctl_register(uintptr_t start, size_t len, uint64_t mode, uint64_t *ioctls)
+{
+	struct req r = { .op = REQ_REGISTER, .start = start, .len = len, .mode = mode };
+	int ret = (int)ctl(&r);
+
+	if (ioctls)
+		*ioctls = r.ioctls;
+	return ret;
+}
+
+int uffd_ctl_unregister(uintptr_t start, size_t len)
+{
+	struct req r = { .op = REQ_UNREGISTER, .start = start, .len = len };
+
+	return (int)ctl(&r);
+}
+
+int uffd_ctl_wake(uintptr_t start, size_t len)
+{
+	struct req r = { .op = REQ_WAKE, .start = start, .len = len };
+
+	return (int)ctl(&r);
+}
+
+long uffd_ctl_copy(uintptr_t dst, const void *src, size_t len, bool wake)
+{
+	struct req r = { .op = REQ_COPY, .start = dst, .src = src, .len = len, .wake = wake };
+
+	return ctl(&r);
+}
+
+long uffd_ctl_zeropage(uintptr_t dst, size_t len, bool wake)
+{
+	struct req r = { .op = REQ_ZEROPAGE, .start = dst, .len = len, .wake = wake };
+
+	return ctl(&r);
+}
+
+int uffd_ctl_registered(uintptr_t addr)
+{
+	struct req r = { .op = REQ_REGISTERED, .start = addr };
+
+	return (int)ctl(&r);
+}
+
+int fdt_adopt(int fd, int accmode, bool *private_pos)
+{
+	struct req r = { .op = REQ_ADOPT, .fd = fd, .accmode = accmode };
+	struct stat st;
+	long ret;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	r.dev = st.st_dev;
+	r.ino = st.st_ino;
+	ret = request(&r);
+	*private_pos = r.private_pos;
+	return (int)ret;
+}
+
+void fdt_close(int fd)
+{
+	struct req r = { .op = REQ_CLOSE, .fd = fd };
+
+	if (ucow_in_handler)
+		close(fd);
+	else
+		request(&r);
+}
+
+int fdt_borrow(int fd)
+{
+	int pidfd, copy;
+
+	if (ucow_in_handler)
+		return fd;
+	pidfd = pidfd_thread(atomic_load(&fdt.tid));
+	if (pidfd < 0)
+		return pidfd;
+	copy = getfd(pidfd, fd);
+	close(pidfd);
+	return copy;
+}
+
+void fdt_unborrow(int fd, int copy)
+{
+	if (copy >= 0 && !(ucow_in_handler && copy == fd))
+		close(copy);
+}
+
+long fdt_ping(void)
+{
+	struct req r = { .op = REQ_NOP };
+	uint64_t t0 = sys_now_ns();
+	long ret = request(&r);
+
+	return ret < 0 ? ret : (long)(sys_now_ns() - t0);
+}
+
+static int carry(int fd)
+{
+	return fdt.fork_pidfd < 0 ? -1 : getfd(fdt.fork_pidfd, fd);
+}
+
+void fdt_fork_prepare(void)
+{
+	fdt.fork_shared = atomic_load(&fdt.shared);
+	fdt.fork_verified = atomic_load(&fdt.tid) && verified(fdt.fork_shared);
+	fdt.fork_pidfd = atomic_load(&fdt.tid) ? pidfd_thread(atomic_load(&fdt.tid)) : -1;
+	/* Copies in this thread's table, which the child gets: a source without one cannot
+	 * be carried over (its regions are handed back to the kernel in the child). */
+	source_fork_prepare(carry);
+	if (fdt.fork_pidfd >= 0)
+		close(fdt.fork_pidfd);
+	fdt.fork_pidfd = -1;
+}
+
+void fdt_fork_parent(void)
+{
+	source_fork_parent();
+}
+
+void fdt_fork_child(void)
+{
+	pthread_mutex_init(&fdt.reinstall_lock, NULL);
+	pthread_mutex_init(&fdt.req_lock, NULL);
+	atomic_store(&fdt.state, REQ_IDLE);
+	/* The parent's userfaultfd serves the parent's address space. Its copy here is closed
+	 * only if it was verified ucow's at fork: never a number the program dup'ed over. */
+	if (fdt.fork_verified)
+		close(fdt.fork_shared);
+	fdt.fork_verified = false;
+	atomic_store(&fdt.shared, -1);
+	atomic_store(&fdt.tid, 0);
+	fdt.priv = -1;
+	fdt.bell_ok = false;
+	source_fork_child();
+}
