@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#include "filter_probe.h"
 #include "handler.h"
 #include "log.h"
 #include "source.h"
@@ -65,6 +68,7 @@ struct req {
 
 static struct {
 	int priv;			/* the userfaultfd in the handler's table */
+	bool shared_table;		/* no table of its own (a seccomp filter forbids unshare) */
 	atomic_int shared;		/* a copy in the program's table, or -1 */
 	atomic_int tid;			/* the handler thread, once it has its table */
 	pthread_mutex_t reinstall_lock;
@@ -89,7 +93,12 @@ static int keep[KEEP_MAX];
 
 static int pidfd_thread(pid_t tid)
 {
-	int fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
+	int fd;
+
+	/* A seccomp filter that kills on either call leaves ucow without copies: requests. */
+	if (!filter_allows(UCOW_SYS_PIDFD_OPEN) || !filter_allows(UCOW_SYS_PIDFD_GETFD))
+		return -EPERM;
+	fd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD);
 
 	return fd < 0 ? -errno : fd;
 }
@@ -112,6 +121,46 @@ static void sort_ints(int *v, size_t n)
 		}
 }
 
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/*
+ * Closes [lo, hi] in this thread's table: close_range, or, where a seccomp filter forbids it,
+ * each open number as /proc/thread-self/fd lists it (read with getdents64: no allocation).
+ */
+static void close_between(unsigned int lo, unsigned int hi)
+{
+	char buf[4096];
+	long n;
+	int dir;
+
+	if (lo > hi)
+		return;
+	if (filter_allows(UCOW_SYS_CLOSE_RANGE) && syscall(SYS_close_range, lo, hi, 0) == 0)
+		return;
+	dir = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long at = 0; at < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + at);
+			char *end;
+			unsigned long fd = strtoul(d->d_name, &end, 10);
+
+			at += d->d_reclen;
+			if (*end || end == d->d_name || fd < lo || fd > hi || (int)fd == dir)
+				continue;
+			close((int)fd);
+		}
+	}
+	close(dir);
+}
+
 int fdt_handler_enter(int uffd)
 {
 	unsigned int prev = 0;
@@ -122,18 +171,27 @@ int fdt_handler_enter(int uffd)
 	 * none of the program's files is held here (a pipe's reader must see EOF when the
 	 * program closes the writer).
 	 */
-	if (unshare(CLONE_FILES) < 0)
+	if (!filter_allows(UCOW_SYS_UNSHARE_FILES)) {
+		/* The filter kills on unshare: ucow's descriptors stay in the program's table,
+		 * where the program can close them (man 7 ucow). */
+		fdt.shared_table = true;
+		ucow_info("fdtable", "the seccomp filter forbids unshare(CLONE_FILES): ucow's "
+			  "descriptors stay in the program's table");
+	} else if (unshare(CLONE_FILES) < 0) {
 		return -errno;
+	}
 	ucow_in_handler = true;
 	keep[0] = uffd;
 	n = 1 + source_fds(keep + 1, KEEP_MAX - 1);
 	sort_ints(keep, n);
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned int)keep[i] > prev)
-			syscall(SYS_close_range, prev, (unsigned int)keep[i] - 1, 0);
-		prev = (unsigned int)keep[i] + 1;
+	if (!fdt.shared_table) {
+		for (size_t i = 0; i < n; i++) {
+			if ((unsigned int)keep[i] > prev)
+				close_between(prev, (unsigned int)keep[i] - 1);
+			prev = (unsigned int)keep[i] + 1;
+		}
+		close_between(prev, ~0U);
 	}
-	syscall(SYS_close_range, prev, ~0U, 0);
 	if (fcntl(uffd, F_GETFD) < 0)
 		return -EBADF;	/* the program closed it before the thread ran */
 	fdt.priv = uffd;
@@ -158,8 +216,15 @@ int fdt_handler_enter(int uffd)
  * ptrace check passes). */
 static bool verified(int fd)
 {
-	return fd >= 0 && syscall(SYS_kcmp, getpid(), atomic_load(&fdt.tid), KCMP_FILE, fd,
-				  fdt.priv) == 0;
+	if (fd < 0)
+		return false;
+	/* No private table: ucow's number is the program's, as before; nothing to compare. */
+	if (fdt.shared_table)
+		return true;
+	/* Without kcmp nothing can be checked: every program-side call becomes a request. */
+	if (!filter_allows(UCOW_SYS_KCMP))
+		return false;
+	return syscall(SYS_kcmp, getpid(), atomic_load(&fdt.tid), KCMP_FILE, fd, fdt.priv) == 0;
 }
 
 /*
@@ -294,6 +359,17 @@ static void task_fd_path(char *buf, pid_t tid, int fd)
 	*p = '\0';
 }
 
+/* In the program's table (no table of ucow's own), away from the numbers open() gives. */
+static int move_high(int fd)
+{
+	int high = ucow_dup_high(fd);
+
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
 /* Handler thread: its own description of the requester's file, else a duplicate. */
 static long adopt(struct req *r)
 {
@@ -306,7 +382,7 @@ static long adopt(struct req *r)
 	if (fd >= 0) {
 		if (fstat(fd, &st) == 0 && st.st_dev == r->dev && st.st_ino == r->ino) {
 			r->private_pos = true;
-			return fd;
+			return fdt.shared_table ? move_high(fd) : fd;
 		}
 		close(fd);
 	}
@@ -320,7 +396,7 @@ static long adopt(struct req *r)
 		return -ESTALE;
 	}
 	r->private_pos = false;
-	return fd;
+	return fd >= 0 && fdt.shared_table ? move_high(fd) : fd;
 }
 
 static long do_op(int ufd, struct req *r)
@@ -357,6 +433,8 @@ static long ctl(struct req *r)
 		return do_op(fdt.priv, r);
 	if (!atomic_load(&fdt.tid))
 		return -EBADF;	/* no handler, no userfaultfd */
+	if (!fdt.shared_table && !filter_allows(UCOW_SYS_KCMP))
+		return request(r);	/* a copy could never be checked */
 	fd = atomic_load(&fdt.shared);
 	if (!verified(fd))
 		fd = reinstall(fd);

@@ -31,6 +31,7 @@
 #define READ_BATCH 64
 #define QUEUE_SLOTS 4096	/* faults waiting: at most one per blocked thread */
 #define SPIN_NS 50000		/* how long the handler watches for the next fault */
+#define REAP_DELAY_MS 100	/* how long an idle handler keeps a file nobody maps */
 
 static struct {
 	int uffd;
@@ -288,9 +289,16 @@ static int wait_messages(struct pollfd *pfd, bool served)
 
 	do {
 		ret = served ? wait_spinning(pfd) : 0;
+		served = false;
+		if (ret != 0)
+			continue;
+		/* A file the program let go of is closed soon, not at the next fault: its
+		 * pages (a deleted memfd's) are freed only then. Soon, not at once: a program
+		 * that maps the same file again takes it back without a request. */
+		ret = poll(pfd, 1, source_reap_pending() ? REAP_DELAY_MS : -1);
 		if (ret == 0)
-			ret = poll(pfd, 1, -1);
-	} while (ret < 0 && errno == EINTR);
+			source_reap();
+	} while (ret == 0 || (ret < 0 && errno == EINTR));
 	return ret;
 }
 

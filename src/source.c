@@ -195,6 +195,11 @@ void source_put(struct ucow_source *s)
 		close(fd);
 }
 
+bool source_reap_pending(void)
+{
+	return atomic_load_explicit(&closing, memory_order_relaxed) != 0;
+}
+
 void source_reap(void)
 {
 	if (!ucow_in_handler || atomic_load_explicit(&closing, memory_order_relaxed) == 0)

@@ -35,6 +35,8 @@ void source_get(struct ucow_source *s);
 void source_put(struct ucow_source *s);
 /* Handler thread: closes the descriptors of sources let go of elsewhere. */
 void source_reap(void);
+/* Whether some source waits for source_reap(). */
+bool source_reap_pending(void);
 /* The private numbers of live sources, up to @max, into @out; those beyond @max are lost
  * (their fd becomes -1). Returns how many. */
 size_t source_fds(int *out, size_t max);
