@@ -166,6 +166,8 @@ versus() {
 	fi
 	if hung u; then
 		bad "$vc: hung under ucow (stopped after ${RUN_TIMEOUT} s)"
+		# What it printed before: a wrong byte may come first.
+		stable k | diff - "$T/u.out" | head -n 6 | sed 's/^/    so far: /'
 		return 1
 	fi
 	same_output "$vc" k u

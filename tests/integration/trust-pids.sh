@@ -28,7 +28,9 @@ done
 trap 'rmdir "$cg" 2>/dev/null' EXIT
 
 for kind in lazy refpage data; do
-	versus "pids-limited child, $kind" UCOW_LAZY_MEMSET=on "$PROGS/trust-forkchild" $kind "pids:$cg"
+	VERSUS_UCOW_LINES_OK=1 versus "pids-limited child, $kind" UCOW_LAZY_MEMSET=on \
+		"$PROGS/trust-forkchild" $kind "pids:$cg"
+	[ "$(ucow_lines u)" -le 1 ] || bad "pids-limited child, $kind: $(ucow_lines u) ucow: lines"
 	hung u || require_managed "pids-limited child, $kind" "$T/u.stats"
 done
 finish

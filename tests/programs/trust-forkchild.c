@@ -4,10 +4,14 @@
  * limit leaves room for the child process but for no thread in it, and forks; the child
  * checks every byte, and so does the parent after it. Knows nothing of ucow (test program).
  *
- * usage: trust-forkchild KIND setuid|pids:CGROUP_DIR [-s SIZE]
+ * usage: trust-forkchild KIND setuid|rawsetuid|pids:CGROUP_DIR [-s SIZE]
+ *   setuid: glibc's setgroups/setgid/setuid (every thread changes: SIGSETXID);
+ *   rawsetuid: the raw system calls, which change the calling thread only (the one that
+ *   forks, so the child has uid 65534 and the process's other threads keep root).
  * Prints two lines; exit 0, 1 on a wrong byte (in either), 2 on a setup error. */
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "size-arg.h"
@@ -72,6 +76,12 @@ int main(int argc, char **argv)
 	if (strcmp(how, "setuid") == 0) {
 		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0) {
 			perror("trust-forkchild: setuid(65534)");
+			return 2;
+		}
+	} else if (strcmp(how, "rawsetuid") == 0) {
+		if (syscall(SYS_setgroups, 0, NULL) < 0 || syscall(SYS_setgid, 65534) < 0 ||
+		    syscall(SYS_setuid, 65534) < 0) {
+			perror("trust-forkchild: raw setuid(65534)");
 			return 2;
 		}
 	} else if (strncmp(how, "pids:", 5) == 0) {
