@@ -109,7 +109,7 @@ require_managed() {
 }
 
 ucow_lines() {
-	grep -c '^ucow:' "$T/$1.err"
+	grep '^ucow:' "$T/$1.err" | grep -vc '^ucow: stats:'
 }
 
 # same_output CASE KERNEL_TAG UCOW_TAG: stable stdout and exit status are identical.
@@ -158,7 +158,10 @@ versus() {
 	vc=$1
 	shift
 	run k "$@"
+	# Writable by anyone: a process that dropped its privileges writes its line too.
 	rm -f "$T/u.stats"
+	: >"$T/u.stats"
+	chmod 666 "$T/u.stats"
 	run_ucow u UCOW_STATS="$T/u.stats" "$@"
 	if hung k; then
 		bad "$vc: the kernel's run hung"
@@ -171,7 +174,9 @@ versus() {
 		return 1
 	fi
 	same_output "$vc" k u
-	if [ -z "${VERSUS_UCOW_LINES_OK:-}" ] && [ "$(ucow_lines u)" -ne 0 ]; then
+	# (Not the stats line's own complaint: a program that used every descriptor leaves
+	# none for UCOW_STATS, which is this test's, not the program's.)
+	if [ -z "${VERSUS_UCOW_LINES_OK:-}" ] && grep '^ucow:' "$T/u.err" | grep -qv '^ucow: stats:'; then
 		bad "$vc: ucow wrote on stderr"
 		grep '^ucow:' "$T/u.err" | head -n 3 | cut -c 1-300 | sed 's/^/    /'
 	fi

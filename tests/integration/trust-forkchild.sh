@@ -7,6 +7,7 @@ require_lib
 require_uffd
 require_root "the parent drops from root to uid 65534"
 RUN_TIMEOUT=20
+chmod 711 "$T"	# uid 65534 writes its UCOW_STATS line in it
 
 # rawsetuid: the forking thread alone drops (raw system calls, no SIGSETXID to ucow's
 # thread, so trust-privdrop's hang cannot hide this); setuid: glibc's, every thread.
