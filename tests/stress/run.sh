@@ -5,7 +5,8 @@
 # (signals during munmap and fork, fd churn with dup2 and close_range, privilege drops in
 # child processes, MAP_FIXED re-maps under readers). Each command's plain output and exit
 # status are taken once first; every iteration under ucow must give the same, within
-# STRESS_TIMEOUT seconds (default 20), or it counts as wrong bytes or a hang.
+# STRESS_TIMEOUT seconds (default 20), or it counts as wrong bytes or a hang. (lazy-memset's
+# proc-mem case is left out: EIO there is a documented difference, see lazy-memset.sh.)
 #
 # usage: run.sh [--builddir DIR]       (make stress; STRESS_SECONDS=600 make stress)
 # Last line: "stress: N iterations, W wrong bytes, H hangs, S s"; exit 1 on any wrong byte
@@ -35,7 +36,7 @@ $P/fork-check -t 3 -g 5
 $P/shmem-cases fork
 $P/shmem-cases threads
 $P/shmem-cases partial-munmap
-$P/lazy-memset -s 16M
+$P/lazy-memset -s 16M read write syscall-write syscall-read send-recv dontneed mremap-move munmap-partial mprotect fork threads signal remap-fork remap-advise
 $P/atfork-touch
 $P/trust-sigtouch memfd mapunmap -n 2000
 $P/trust-sigtouch data mapunmap -n 2000
