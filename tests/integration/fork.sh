@@ -13,9 +13,11 @@ for args in "-t 3" "-t 0" "-t 3 -g 5" "-t 8 -s 32M"; do
 		# Several times: the threads and the three processes race differently each run.
 		for i in 1 2 3 4 5; do
 			c="fork-check $args mode=$mode run $i"
-			run_ucow u UCOW_SHMEM_HOLES=$mode "$PROGS/fork-check" $args
+			rm -f "$T/u.stats"
+			run_ucow u UCOW_SHMEM_HOLES=$mode UCOW_STATS="$T/u.stats" "$PROGS/fork-check" $args
 			same_output "$c" k u
 			no_stderr "$c" u
+			require_managed "$c" "$T/u.stats"
 			[ "$(rc_of u)" = "$(rc_of k)" ] || break
 		done
 	done
@@ -26,7 +28,9 @@ equal "fork-check -g 5" "kernel's exit status" "$(run k "$PROGS/fork-check" -g 5
 # prepare handler must not hang against ucow's fork, the child handler must see the pattern.
 run k "$PROGS/atfork-touch"
 equal "atfork-touch (kernel)" "exit status" "$(rc_of k)" 0
-run_ucow u "$PROGS/atfork-touch"
+rm -f "$T/u.stats"
+run_ucow u UCOW_STATS="$T/u.stats" "$PROGS/atfork-touch"
 same_output "atfork-touch (refpages)" k u
 no_stderr "atfork-touch (refpages)" u
+require_managed "atfork-touch (refpages)" "$T/u.stats"
 finish

@@ -54,12 +54,20 @@ require_uffd() {
 }
 
 # run TAG [VAR=VALUE...] COMMAND [ARGS...]: runs with stdout in $T/TAG.out, stderr in
-# $T/TAG.err and the exit status in $T/TAG.rc; a run over 60 s counts as a hang (124).
+# $T/TAG.err and the exit status in $T/TAG.rc; a run over $RUN_TIMEOUT s (default 60)
+# counts as a hang (124, or 137 when it had to be killed: a hung process may block SIGTERM).
+RUN_TIMEOUT=${RUN_TIMEOUT:-60}
 run() {
 	tag=$1
 	shift
-	timeout -k 5 60 env "$@" >"$T/$tag.out" 2>"$T/$tag.err" </dev/null
+	timeout -k 3 "$RUN_TIMEOUT" env "$@" >"$T/$tag.out" 2>"$T/$tag.err" </dev/null
 	echo $? >"$T/$tag.rc"
+}
+
+# hung TAG: whether run TAG was stopped by its timeout.
+hung() {
+	case $(rc_of "$1") in 124 | 137) return 0 ;; esac
+	return 1
 }
 
 # run_ucow TAG [VAR=VALUE...] COMMAND...: the same with the shim preloaded.
@@ -83,8 +91,25 @@ mem() {
 	sed -n "s/.*[ :]$2=\([0-9-]*\).*/\1/p; s/^$2=\([0-9-]*\).*/\1/p" "$T/$1.out" | head -n 1
 }
 
+# require_managed CASE STATSFILE: a comparison with the kernel proves nothing unless ucow
+# managed something in that run: the UCOW_STATS file (one JSON line per process) must show a
+# process with "managed":true and at least one registered region.
+require_managed() {
+	if [ ! -s "$2" ]; then
+		bad "$1: no UCOW_STATS output in $2: cannot tell whether ucow managed anything"
+		return 1
+	fi
+	if ! grep -q '"managed":true' "$2" ||
+	   ! grep -q '"engine":{"regions":[1-9]' "$2"; then
+		bad "$1: ucow managed nothing (UCOW_STATS shows no registered region)"
+		head -n 3 "$2" | cut -c 1-300 | sed 's/^/    /'
+		return 1
+	fi
+	return 0
+}
+
 ucow_lines() {
-	grep -c '^ucow:' "$T/$1.err"
+	grep '^ucow:' "$T/$1.err" | grep -vc '^ucow: stats:'
 }
 
 # same_output CASE KERNEL_TAG UCOW_TAG: stable stdout and exit status are identical.
@@ -123,4 +148,37 @@ equal() {
 # Whether directory $1 is on tmpfs (so ucow manages MAP_PRIVATE mappings of its files).
 on_tmpfs() {
 	[ "$(stat -f -c %T "$1" 2>/dev/null)" = tmpfs ]
+}
+
+# versus CASE [VAR=VALUE...] COMMAND [ARGS...]: runs COMMAND plainly (tag k) and under the
+# shim (tag u, with UCOW_STATS=$T/u.stats) with the same environment; records a failure for
+# a hang, a different exit status or stdout, or a "ucow:" line on stderr (unless
+# VERSUS_UCOW_LINES_OK is set). Returns 1 when ucow's run hung, else 0.
+versus() {
+	vc=$1
+	shift
+	run k "$@"
+	# Writable by anyone: a process that dropped its privileges writes its line too.
+	rm -f "$T/u.stats"
+	: >"$T/u.stats"
+	chmod 666 "$T/u.stats"
+	run_ucow u UCOW_STATS="$T/u.stats" "$@"
+	if hung k; then
+		bad "$vc: the kernel's run hung"
+		return 0
+	fi
+	if hung u; then
+		bad "$vc: hung under ucow (stopped after ${RUN_TIMEOUT} s)"
+		# What it printed before: a wrong byte may come first.
+		stable k | diff - "$T/u.out" | head -n 6 | sed 's/^/    so far: /'
+		return 1
+	fi
+	same_output "$vc" k u
+	# (Not the stats line's own complaint: a program that used every descriptor leaves
+	# none for UCOW_STATS, which is this test's, not the program's.)
+	if [ -z "${VERSUS_UCOW_LINES_OK:-}" ] && grep '^ucow:' "$T/u.err" | grep -qv '^ucow: stats:'; then
+		bad "$vc: ucow wrote on stderr"
+		grep '^ucow:' "$T/u.err" | head -n 3 | cut -c 1-300 | sed 's/^/    /'
+	fi
+	return 0
 }

@@ -30,14 +30,23 @@ grep -q '^Seccomp:[[:space:]]*0' /proc/self/status ||
 	say "note: this shell already runs under a seccomp filter"
 
 stats_run u UCOW_SECCOMP=on "$PROGS/pin-cow" memfd raw
+# The feature is built (this library has a trap): it must arm, never SKIP. Only a kernel or
+# a process that refuses the filter (no CAP_SYS_ADMIN nor no_new_privs allowed) is a skip.
 case $(json u pins trap) in
-'"waiting"') skip "the trap never armed: the engine does not call trap_arm() on a managed region" ;;
-'"refused"') skip "the trap needs CAP_SYS_ADMIN here: $(cat "$T/u.err")" ;;
+'"armed"') ;;
+'"refused"')
+	[ "$(id -u)" -eq 0 ] && { bad "the trap was refused to root: $(head -n 2 "$T/u.err")"; finish; }
+	skip "the trap needs CAP_SYS_ADMIN here: $(cat "$T/u.err")" ;;
+*)
+	bad "UCOW_SECCOMP=on on managed memory: the trap is $(json u pins trap), not armed"
+	finish ;;
 esac
 
-kinds="memfd"
-nm -D "$LIB" | grep -q ' [Ti] memset$' && kinds="$kinds memset"
-nm -D "$LIB" | grep -q ' T ucow_refpage_create$' && kinds="$kinds refpage"
+# Every kind this library manages; a symbol nm cannot find is a failure, not a smaller list.
+command -v nm >/dev/null 2>&1 || { bad "nm is missing: cannot check the library's symbols"; finish; }
+kinds="memfd memset refpage"
+nm -D "$LIB" | grep -q ' [Ti] memset$' || bad "nm finds no memset in $LIB (lazy memset)"
+nm -D "$LIB" | grep -q ' T ucow_refpage_create$' || bad "nm finds no ucow_refpage_create in $LIB"
 for kind in $kinds; do
 	c="raw register on $kind, trap on"
 	run k "$PROGS/pin-cow" $kind raw

@@ -101,7 +101,7 @@ int main(int argc, char **argv)
 	if (pid < 0)
 		die("fork");
 	if (pid == 0)
-		_exit(map[0] == 1 ? 0 : 1);
+		exit(map[0] == 1 ? 0 : 1);	/* exit, not _exit: atexit work runs as usual */
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 		return 1;
 	fflush(stdout);

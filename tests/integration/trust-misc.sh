@@ -1,0 +1,17 @@
+# trust-misc.sh (issue 11, item 9): the smaller differences. mremap with a fifth argument
+# the kernel checks though MREMAP_FIXED is not set (MREMAP_DONTUNMAP, misaligned
+# new_address: EINVAL) fails the same way under ucow; a bad knob inherited by a shell script
+# that runs 5 processes is reported once, not once per process.
+. "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
+require_lib
+require_uffd
+RUN_TIMEOUT=20
+
+versus "mremap" UCOW_LAZY_MEMSET=on "$PROGS/trust-mremap"
+require_managed "mremap" "$T/u.stats"
+
+run_ucow u UCOW_SHMEM_HOLES=bogus /bin/sh -c 'for i in 1 2 3 4 5; do /bin/true; done'
+equal "bad knob in a script of 5 processes" "exit status" "$(rc_of u)" 0
+equal "bad knob in a script of 5 processes" "ucow: lines" "$(ucow_lines u)" 1
+grep -q 'UCOW_SHMEM_HOLES' "$T/u.err" || bad "bad knob: the line does not name UCOW_SHMEM_HOLES"
+finish

@@ -1,0 +1,21 @@
+# trust-remap.sh (issue 11, item 4): a file mapping re-mapped with MAP_FIXED over itself
+# while other threads read it: a reader must never see a byte the kernel would not give
+# (the refpage's zero page before ucow registers the new mapping). memfd and data are
+# controls (their holes read zero either way).
+. "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
+require_lib
+require_uffd
+RUN_TIMEOUT=20
+
+for kind in refpage data memfd; do
+	runs="1 2 3"
+	[ $kind = refpage ] || runs=1	# memfd and data are controls
+	for threads in 1 2; do
+		for i in $runs; do
+			versus "remap $kind -t $threads run $i" "$PROGS/trust-remap" $kind -r 2000 -t $threads
+			[ "$(rc_of u)" = 0 ] || break
+		done
+	done
+	hung u || require_managed "remap $kind" "$T/u.stats"
+done
+finish

@@ -1,0 +1,88 @@
+/* trust-remap.c: a thread reads a private file mapping in a loop while the main thread maps
+ * the same file again with MAP_FIXED over it, ROUNDS times. Every byte the reader sees must
+ * be one the kernel gives for that file (trust-kinds.h): never a zero where the pattern or
+ * the data belongs. Knows nothing of ucow (test program).
+ *
+ * usage: trust-remap KIND [-r ROUNDS] [-t READERS]    (KIND: memfd, data or refpage)
+ * Prints one line; exit 0, 1 on a wrong byte, 2 on a setup error. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "trust-kinds.h"
+
+#define NPAGES 64
+#define SIZE (NPAGES * TK_PAGE)
+
+static int kind;
+static unsigned char *volatile map;
+static atomic_int stop;
+static atomic_ulong wrong, reads;
+
+static void *reader(void *arg)
+{
+	unsigned long seed = (unsigned long)(uintptr_t)arg * 2654435761UL + 1;
+
+	while (!atomic_load(&stop)) {
+		size_t pg;
+		unsigned char b;
+
+		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+		pg = (seed >> 33) % NPAGES;
+		b = map[pg * TK_PAGE + (seed >> 20) % TK_PAGE];
+		atomic_fetch_add(&reads, 1);
+		if (b != tk_expect(kind, pg)) {
+			if (atomic_fetch_add(&wrong, 1) == 0)
+				fprintf(stderr, "trust-remap: %s: page %zu read 0x%02x, want 0x%02x\n",
+					tk_names[kind], pg, b, tk_expect(kind, pg));
+		}
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	int rounds = 2000, nreaders = 1, fd, c;
+	pthread_t th[8];
+
+	while ((c = getopt(argc, argv, "r:t:")) != -1) {
+		if (c == 'r')
+			rounds = atoi(optarg);
+		else if (c == 't')
+			nreaders = atoi(optarg) > 8 ? 8 : atoi(optarg);
+		else
+			return 2;
+	}
+	if (argc - optind != 1)
+		return 2;
+	kind = tk_parse(argv[optind]);
+	if (kind != TK_MEMFD && kind != TK_DATA && kind != TK_REFPAGE) {
+		fprintf(stderr, "trust-remap: KIND must be a file kind\n");
+		return 2;
+	}
+	fd = tk_fd(kind, SIZE);
+	map = tk_map(kind, fd, SIZE);
+	if (fd < 0 || map == MAP_FAILED) {
+		perror("trust-remap: setup");
+		return 2;
+	}
+	for (int i = 0; i < nreaders; i++)
+		if (pthread_create(&th[i], NULL, reader, (void *)(uintptr_t)(i + 1)) != 0)
+			return 2;
+	for (int r = 0; r < rounds; r++) {
+		if (tk_map_at(kind, fd, SIZE, map, 1) != map) {
+			perror("trust-remap: mmap MAP_FIXED");
+			atomic_store(&stop, 1);
+			return 2;
+		}
+		/* Let the readers fault on the new mapping before the next one. */
+		if (r % 16 == 0)
+			usleep(50);
+	}
+	atomic_store(&stop, 1);
+	for (int i = 0; i < nreaders; i++)
+		pthread_join(th[i], NULL);
+	printf("remap %s: %d rounds, %d readers, %s\n", tk_names[kind], rounds, nreaders,
+	       atomic_load(&wrong) ? "wrong bytes" : "0 wrong bytes");
+	return atomic_load(&wrong) ? 1 : 0;
+}
