@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "fdtable.h"
 #include "filter_probe.h"
 #include "handler.h"
@@ -26,18 +27,6 @@
 #include "source.h"
 #include "sys.h"
 
-#ifndef PIDFD_THREAD
-#define PIDFD_THREAD O_EXCL
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
 
 /* A request waits this long for the handler before it gives up (the doorbell page lost). */
 #define REQUEST_PATIENCE_NS 2000000000ULL

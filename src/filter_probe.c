@@ -23,26 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "filter_probe.h"
 #include "log.h"
 #include "sys.h"
 #include "uffd.h"
 
-#ifndef SYS_clone3
-#define SYS_clone3 435
-#endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_getfd
-#define SYS_pidfd_getfd 438
-#endif
-#ifndef SYS_close_range
-#define SYS_close_range 436
-#endif
-#ifndef USERFAULTFD_IOC_NEW
-#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
-#endif
 
 /* A child that has not finished by then is stalled in the filter (a user-notify supervisor
  * that does not answer): it is killed, and what it was trying counts as forbidden. */

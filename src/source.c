@@ -20,6 +20,11 @@ struct source_slab {
 	struct ucow_source s[SOURCES_PER_SLAB - 1];
 };
 
+/* Every slot of every slab, free or not. */
+#define for_each_slot(s) \
+	for (struct source_slab *slab_ = slabs; slab_; slab_ = slab_->next) \
+		for (struct ucow_source *s = slab_->s; s < slab_->s + SOURCES_PER_SLAB - 1; s++)
+
 __thread bool ucow_in_handler;
 
 static struct source_slab *slabs;
@@ -205,17 +210,14 @@ void source_reap(void)
 	if (!ucow_in_handler || atomic_load_explicit(&closing, memory_order_relaxed) == 0)
 		return;
 	pthread_mutex_lock(&slab_lock);
-	for (struct source_slab *slab = slabs; slab; slab = slab->next)
-		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
-			struct ucow_source *s = &slab->s[i];
-
-			if (s->closing) {
-				close(s->fd);
-				s->fd = -1;
-				s->closing = false;
-				atomic_fetch_sub(&closing, 1);
-			}
+	for_each_slot(s) {
+		if (s->closing) {
+			close(s->fd);
+			s->fd = -1;
+			s->closing = false;
+			atomic_fetch_sub(&closing, 1);
 		}
+	}
 	pthread_mutex_unlock(&slab_lock);
 }
 
@@ -224,17 +226,14 @@ size_t source_fds(int *out, size_t max)
 	size_t n = 0;
 
 	pthread_mutex_lock(&slab_lock);
-	for (struct source_slab *slab = slabs; slab; slab = slab->next)
-		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
-			struct ucow_source *s = &slab->s[i];
-
-			if (s->fd < 0)
-				continue;
-			if (n < max)
-				out[n++] = s->fd;
-			else
-				s->fd = -1;
-		}
+	for_each_slot(s) {
+		if (s->fd < 0)
+			continue;
+		if (n < max)
+			out[n++] = s->fd;
+		else
+			s->fd = -1;
+	}
 	pthread_mutex_unlock(&slab_lock);
 	return n;
 }
@@ -242,24 +241,18 @@ size_t source_fds(int *out, size_t max)
 void source_fork_prepare(int (*carry)(int fd))
 {
 	pthread_mutex_lock(&slab_lock);
-	for (struct source_slab *slab = slabs; slab; slab = slab->next)
-		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
-			struct ucow_source *s = &slab->s[i];
-
-			s->carry_fd = live(s) && atomic_load(&s->refs) > 0 ? carry(s->fd) : -1;
-		}
+	for_each_slot(s) {
+		s->carry_fd = live(s) && atomic_load(&s->refs) > 0 ? carry(s->fd) : -1;
+	}
 }
 
 void source_fork_parent(void)
 {
-	for (struct source_slab *slab = slabs; slab; slab = slab->next)
-		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
-			struct ucow_source *s = &slab->s[i];
-
-			if (s->carry_fd >= 0)
-				close(s->carry_fd);
-			s->carry_fd = -1;
-		}
+	for_each_slot(s) {
+		if (s->carry_fd >= 0)
+			close(s->carry_fd);
+		s->carry_fd = -1;
+	}
 	pthread_mutex_unlock(&slab_lock);
 }
 
@@ -269,31 +262,25 @@ void source_fork_child(void)
 	 * handler table did not come along: only carried copies stand for sources. */
 	pthread_mutex_init(&slab_lock, NULL);
 	atomic_store(&closing, 0);
-	for (struct source_slab *slab = slabs; slab; slab = slab->next)
-		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
-			struct ucow_source *s = &slab->s[i];
-
-			s->closing = false;
-			s->fd = atomic_load(&s->refs) > 0 ? s->carry_fd : -1;
-			if (s->carry_fd >= 0 && s->fd < 0)
-				close(s->carry_fd);
-			s->carry_fd = s->fd;
-		}
+	for_each_slot(s) {
+		s->closing = false;
+		s->fd = atomic_load(&s->refs) > 0 ? s->carry_fd : -1;
+		if (s->carry_fd >= 0 && s->fd < 0)
+			close(s->carry_fd);
+		s->carry_fd = s->fd;
+	}
 }
 
 void source_fork_child_done(bool adopted)
 {
-	for (struct source_slab *slab = slabs; slab; slab = slab->next)
-		for (size_t i = 0; i < SOURCES_PER_SLAB - 1; i++) {
-			struct ucow_source *s = &slab->s[i];
-
-			/* The same number in both tables: the handler's copy stays. */
-			if (s->carry_fd >= 0)
-				close(s->carry_fd);
-			s->carry_fd = -1;
-			if (!adopted)
-				s->fd = -1;
-		}
+	for_each_slot(s) {
+		/* The same number in both tables: the handler's copy stays. */
+		if (s->carry_fd >= 0)
+			close(s->carry_fd);
+		s->carry_fd = -1;
+		if (!adopted)
+			s->fd = -1;
+	}
 }
 
 bool source_usable(const struct ucow_source *s)
