@@ -298,9 +298,11 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
  * anything is mapped there (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped pages).
  * The probe says EAGAIN while an event is on its way, and that includes the unmap whose
  * notice the handler has just read until the unmapping thread runs again (it lowers the
- * kernel's mmap_changing once woken, which on an idle virtual CPU takes 100 us or more):
- * without waiting for it, half the handler's probes ended in doubt (measured). @deadline
- * bounds one pass, for an event that only the handler itself can read.
+ * kernel's mmap_changing once woken, which on an idle virtual CPU takes 100 us or more, and
+ * on a busy one milliseconds): without waiting for it, half the handler's probes ended in
+ * doubt (measured). @deadline bounds one pass. With @doubt (the handler thread), a probe
+ * still in doubt then, or one that waits for a message only the handler can read (mremap
+ * over a managed range: its remap follows its unmap), says so instead of guessing.
  */
 static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_t deadline,
 			bool *doubt)
@@ -309,34 +311,43 @@ static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_
 
 	if (!registered || engine.uffd < 0)
 		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-	while ((ret = uffd_ctl_registered(start)) == -EAGAIN && sys_now_ns() < deadline) {
-		/*
-		 * On the handler, a message waiting to be read may be the very event that holds
-		 * the address space changing (mremap over a managed range: its remap follows its
-		 * unmap); it can only be read once this returns. Settled after that is read.
-		 */
-		if (doubt && handler_pending()) {
+	while ((ret = uffd_ctl_registered(start)) == -EAGAIN) {
+		if (doubt && (handler_pending() || sys_now_ns() >= deadline)) {
 			*doubt = true;
 			return true;
 		}
+		if (sys_now_ns() >= deadline)
+			break;
 		sched_yield();
 	}
 	return ret != 0;	/* in doubt, keep it: a stale entry costs less than a lost one */
 }
 
-/* Unmap notices the handler could not settle yet (handler thread only). */
+/*
+ * Unmap notices the handler could not settle yet (handler thread only). The handler stays
+ * busy, reading and serving, until they are settled (handler_barrier() waits for that), or
+ * for DOUBT_PATIENCE_NS at most: an unmapping thread stopped (SIGSTOP, a debugger) right
+ * after its event would otherwise keep every barrier waiting.
+ */
 #define DOUBTS_MAX 16
+#define DOUBT_PATIENCE_NS 200000000ULL	/* 200 ms */
 static struct {
 	size_t n;
 	struct {
 		uintptr_t start, end;
+		uint64_t since;
 	} v[DOUBTS_MAX];
 } doubts;
 
-static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on_handler)
+/* @since: when the notice for [start,end) came (0: now); on a thread other than the
+ * handler, 0 and no doubts: it waits. */
+static void forget_dead_since(uintptr_t start, uintptr_t end, bool registered, bool on_handler,
+			      uint64_t since)
 {
-	uint64_t deadline = sys_now_ns() + PROBE_PATIENCE_NS;
+	uint64_t now = sys_now_ns(), deadline = now + PROBE_PATIENCE_NS;
 
+	if (!since)
+		since = now;
 	while (start < end) {
 		struct ucow_region v[UNMAP_PIECES];
 		uintptr_t resume;
@@ -344,7 +355,8 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on
 
 		for (size_t i = 0; i < n; i++) {
 			bool doubt = false;
-			bool may_doubt = on_handler && doubts.n < DOUBTS_MAX;
+			bool may_doubt = on_handler && doubts.n < DOUBTS_MAX &&
+					 sys_now_ns() - since < DOUBT_PATIENCE_NS;
 
 			/* By birth: the range may have been managed again since it was looked at. */
 			if (!piece_alive(v[i].start, v[i].end, registered, deadline,
@@ -353,6 +365,7 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on
 			else if (doubt) {
 				doubts.v[doubts.n].start = v[i].start;
 				doubts.v[doubts.n].end = v[i].end;
+				doubts.v[doubts.n].since = since;
 				doubts.n++;
 			}
 		}
@@ -360,6 +373,11 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on
 			break;
 		start = resume;
 	}
+}
+
+static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on_handler)
+{
+	forget_dead_since(start, end, registered, on_handler, 0);
 }
 
 /*
@@ -384,13 +402,19 @@ void engine_settle_doubts(void)
 
 	for (size_t i = 0; i < n; i++) {
 		uintptr_t s = doubts.v[0].start, e = doubts.v[0].end;
+		uint64_t since = doubts.v[0].since;
 
 		/* Taken off first: the recheck may doubt again, at the end of the list. */
 		doubts.n--;
 		for (size_t j = 0; j < doubts.n; j++)
 			doubts.v[j] = doubts.v[j + 1];
-		forget_dead(s, e, true, true);
+		forget_dead_since(s, e, true, true, since);
 	}
+}
+
+bool engine_doubts_left(void)
+{
+	return doubts.n != 0;
 }
 
 /*

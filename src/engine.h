@@ -57,6 +57,8 @@ void engine_forget_unmapped(uintptr_t start, uintptr_t end);
  */
 void engine_unmapped_event(uintptr_t start, uintptr_t end);
 void engine_settle_doubts(void);
+/* Whether some notice is still unsettled (the handler reads on before it goes idle). */
+bool engine_doubts_left(void);
 
 /*
  * An interposed munmap of [start,end): engine_unmap_begin() unregisters managed pieces

@@ -302,6 +302,32 @@ static int wait_messages(struct pollfd *pfd, bool served)
 	return ret;
 }
 
+/*
+ * Reads and applies what is there, resolves the faults, and settles the unmap notices that
+ * had to wait for later messages. The handler stays busy until none is left unsettled:
+ * handler_barrier() promises every event read is applied. Returns the messages read or
+ * -errno.
+ */
+static int serve_batch(void)
+{
+	int ret, total = 0;
+
+	do {
+		ret = read_messages();
+		if (ret < 0)
+			return ret;
+		total += ret;
+		while (h.head != h.tail) {
+			/* A copy: resolving may read more messages into the ring. */
+			struct uffd_msg msg = h.queue[h.head++ % QUEUE_SLOTS];
+
+			resolve(&msg);
+		}
+		engine_settle_doubts();
+	} while (engine_doubts_left());
+	return total;
+}
+
 static void *handler_main(void *arg)
 {
 	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
@@ -328,21 +354,14 @@ static void *handler_main(void *arg)
 			break;
 		}
 		enter_busy();
-		ret = read_messages();
-		/* Any message: a program that unmaps managed memory often maps and faults next. */
-		served = ret > 0;
+		ret = serve_batch();
 		if (ret < 0) {
 			ucow_error("handler", "reading userfaultfd: %s", strerror(-ret));
 			enter_idle();
 			break;
 		}
-		while (h.head != h.tail) {
-			/* A copy: resolving may read more messages into the ring. */
-			struct uffd_msg msg = h.queue[h.head++ % QUEUE_SLOTS];
-
-			resolve(&msg);
-		}
-		engine_settle_doubts();
+		/* Any message: a program that unmaps managed memory often maps and faults next. */
+		served = ret > 0;
 		source_reap();
 	}
 	h.running = false;
