@@ -695,17 +695,18 @@ void engine_fork_prepare(void)
 		child_unmanageable = true;
 	}
 	/* Held across fork: a signal handler touching managed memory meanwhile would wait for
-	 * the handler thread, which would wait for the registry. */
+	 * the handler thread. The registry is only frozen: the handler still serves faults
+	 * (registry.h says why). */
 	sigguard_enter(&fork_guard);
 	pthread_mutex_lock(&engine.lock);
-	pthread_rwlock_wrlock(&ucow_registry.lock);
+	registry_freeze(&ucow_registry);
 	fdt_fork_prepare();
 }
 
 void engine_fork_parent(void)
 {
 	fdt_fork_parent();
-	pthread_rwlock_unlock(&ucow_registry.lock);
+	registry_thaw(&ucow_registry);
 	pthread_mutex_unlock(&engine.lock);
 	sigguard_leave(&fork_guard);
 }
@@ -784,7 +785,7 @@ void engine_fork_child(void)
 	enum ucow_engine_mode mode = engine_mode();
 	int failed;
 
-	pthread_rwlock_init(&ucow_registry.lock, NULL);
+	registry_fork_child(&ucow_registry);
 	pthread_mutex_init(&engine.lock, NULL);
 	/* A thread of the parent between register and record is not here. */
 	atomic_store(&engine.recording, 0);

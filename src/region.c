@@ -1,5 +1,6 @@
 /* region.c: the registry of managed ranges, a sorted array in memory ucow maps for itself. */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -30,6 +31,98 @@ static void unlock(struct ucow_registry *reg, struct sigguard *g)
 {
 	pthread_rwlock_unlock(&reg->lock);
 	sigguard_leave(g);
+}
+
+static size_t remove_locked(struct ucow_registry *reg, uintptr_t start, uintptr_t end);
+static size_t remove_birth_locked(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+				  uint64_t birth);
+static int move_locked(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
+		       bool keep_old);
+static void publish(struct ucow_registry *reg);
+
+static void apply_op(struct ucow_registry *reg, const struct registry_op *op)
+{
+	switch (op->op) {
+	case REGISTRY_OP_REMOVE:
+		remove_locked(reg, op->start, op->end);
+		break;
+	case REGISTRY_OP_REMOVE_BIRTH:
+		remove_birth_locked(reg, op->start, op->end, op->birth);
+		break;
+	case REGISTRY_OP_MOVE:
+		move_locked(reg, op->start, op->end, op->len, op->keep_old);
+		break;
+	}
+}
+
+/* Applies the queued changes in order. Only the handler queues, and only while frozen;
+ * one that it adds while this runs is applied too (the count is reset by exchange). */
+static void registry_drain(struct ucow_registry *reg)
+{
+	struct sigguard g;
+	size_t done = 0, n;
+
+	if (!atomic_load(&reg->npending))
+		return;
+	write_lock(reg, &g);
+	do {
+		n = atomic_load_explicit(&reg->npending, memory_order_acquire);
+		for (; done < n; done++)
+			apply_op(reg, &reg->pending[done]);
+	} while (!atomic_compare_exchange_strong(&reg->npending, &n, 0));
+	publish(reg);
+	unlock(reg, &g);
+}
+
+/*
+ * On the handler while a fork holds the registry: @op is queued, not applied (it would wait
+ * for the fork, which may wait for a thread that waits for the handler). Otherwise anything
+ * queued is applied first, so that changes keep the handler's order.
+ */
+static bool deferred(struct ucow_registry *reg, const struct registry_op *op)
+{
+	size_t n;
+
+	if (!ucow_in_handler)
+		return false;
+	if (!atomic_load(&reg->frozen)) {
+		registry_drain(reg);
+		return false;
+	}
+	while ((n = atomic_load(&reg->npending)) == REGISTRY_PENDING_MAX &&
+	       atomic_load(&reg->frozen))
+		sched_yield();
+	if (n == REGISTRY_PENDING_MAX) {
+		registry_drain(reg);
+		return false;
+	}
+	reg->pending[n] = *op;
+	atomic_store_explicit(&reg->npending, n + 1, memory_order_release);
+	/* Thawed meanwhile: its drain may have missed this one. */
+	if (!atomic_load(&reg->frozen))
+		registry_drain(reg);
+	return true;
+}
+
+void registry_freeze(struct ucow_registry *reg)
+{
+	/* Frozen first: from here the handler queues instead of waiting for the lock. */
+	atomic_store(&reg->frozen, true);
+	pthread_rwlock_rdlock(&reg->lock);
+}
+
+void registry_thaw(struct ucow_registry *reg)
+{
+	atomic_store(&reg->frozen, false);
+	pthread_rwlock_unlock(&reg->lock);
+	registry_drain(reg);
+}
+
+void registry_fork_child(struct ucow_registry *reg)
+{
+	pthread_rwlock_init(&reg->lock, NULL);
+	atomic_store(&reg->frozen, false);
+	registry_drain(reg);
 }
 
 void registry_init(struct ucow_registry *reg)
@@ -201,10 +294,11 @@ static size_t remove_locked(struct ucow_registry *reg, uintptr_t start, uintptr_
 
 size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
 {
+	struct registry_op op = { .op = REGISTRY_OP_REMOVE, .start = start, .end = end };
 	struct sigguard g;
 	size_t pages;
 
-	if (!registry_may_overlap(reg, start, end))
+	if (!registry_may_overlap(reg, start, end) || deferred(reg, &op))
 		return 0;
 	write_lock(reg, &g);
 	pages = remove_locked(reg, start, end);
@@ -213,15 +307,11 @@ size_t registry_remove(struct ucow_registry *reg, uintptr_t start, uintptr_t end
 	return pages;
 }
 
-size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
-			     uint64_t birth)
+static size_t remove_birth_locked(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+				  uint64_t birth)
 {
-	struct sigguard g;
 	size_t pages = 0;
 
-	if (!registry_may_overlap(reg, start, end))
-		return 0;
-	write_lock(reg, &g);
 	while (start < end) {
 		size_t i = first_after(reg, start);
 		uintptr_t lo, hi;
@@ -235,6 +325,21 @@ size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr
 		pages += remove_locked(reg, lo, hi);
 		start = hi;
 	}
+	return pages;
+}
+
+size_t registry_remove_birth(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+			     uint64_t birth)
+{
+	struct registry_op op = { .op = REGISTRY_OP_REMOVE_BIRTH, .start = start, .end = end,
+				  .birth = birth };
+	struct sigguard g;
+	size_t pages;
+
+	if (!registry_may_overlap(reg, start, end) || deferred(reg, &op))
+		return 0;
+	write_lock(reg, &g);
+	pages = remove_birth_locked(reg, start, end, birth);
 	publish(reg);
 	unlock(reg, &g);
 	return pages;
@@ -291,22 +396,15 @@ out:
 	return bytes;
 }
 
-int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
-		  bool keep_old)
+static int move_locked(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
+		       bool keep_old)
 {
-	struct sigguard g;
 	struct ucow_region *moved = NULL;
 	size_t k = 0, i, bytes = 0;
 	int ret = 0;
 
-	/* mremap drops whatever was at the destination, even when nothing moves there. */
-	if (!registry_may_overlap(reg, from, from + len) && !registry_may_overlap(reg, to, to + len))
-		return 0;
-	write_lock(reg, &g);
-	if (reserve(reg, 2) < 0) {
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (reserve(reg, 2) < 0)
+		return -ENOMEM;
 	split_at(reg, from);
 	split_at(reg, from + len);
 	i = first_after(reg, from);
@@ -314,15 +412,12 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 		k++;
 	if (k == 0) {
 		remove_locked(reg, to, to + len);
-		goto out;
+		return 0;
 	}
 	bytes = UCOW_PAGE_UP(k * sizeof(*moved));
 	moved = sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (moved == MAP_FAILED) {
-		moved = NULL;
-		ret = -ENOMEM;
-		goto out;
-	}
+	if (moved == MAP_FAILED)
+		return -ENOMEM;
 	memcpy(moved, &reg->v[i], k * sizeof(*moved));
 	for (size_t m = 0; m < k; m++)
 		hold(&moved[m]);	/* the moved copies' own references */
@@ -338,11 +433,27 @@ int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_
 	}
 	if (keep_old)	/* the kept source was split at from and from + len */
 		merge_around(reg, from, from + len);
-out:
+	sys_munmap(moved, bytes);
+	return ret;
+}
+
+int registry_move(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
+		  bool keep_old)
+{
+	struct registry_op op = { .op = REGISTRY_OP_MOVE, .start = from, .end = to, .len = len,
+				  .keep_old = keep_old };
+	struct sigguard g;
+	int ret;
+
+	/* mremap drops whatever was at the destination, even when nothing moves there. */
+	if (!registry_may_overlap(reg, from, from + len) && !registry_may_overlap(reg, to, to + len))
+		return 0;
+	if (deferred(reg, &op))
+		return 0;
+	write_lock(reg, &g);
+	ret = move_locked(reg, from, to, len, keep_old);
 	publish(reg);
 	unlock(reg, &g);
-	if (moved)
-		sys_munmap(moved, bytes);
 	return ret;
 }
 
@@ -363,6 +474,13 @@ bool registry_lookup(struct ucow_registry *reg, uintptr_t addr, struct ucow_regi
 		found = true;
 	}
 	unlock(reg, &g);
+	if (!found && ucow_in_handler && atomic_load(&reg->npending)) {
+		/* A queued move may bring the region here: wait for the fork, then look again. */
+		while (atomic_load(&reg->frozen))
+			sched_yield();
+		registry_drain(reg);
+		return registry_lookup(reg, addr, out, ref);
+	}
 	return found;
 }
 

@@ -24,8 +24,28 @@ struct ucow_region {
 	int prot;
 };
 
+/* A change the handler thread made while a fork held the registry, applied after it. */
+struct registry_op {
+	enum { REGISTRY_OP_REMOVE, REGISTRY_OP_REMOVE_BIRTH, REGISTRY_OP_MOVE } op;
+	uintptr_t start, end;		/* MOVE: from, to */
+	size_t len;			/* MOVE */
+	uint64_t birth;			/* REMOVE_BIRTH */
+	bool keep_old;			/* MOVE */
+};
+
+#define REGISTRY_PENDING_MAX 64
+
 struct ucow_registry {
 	pthread_rwlock_t lock;
+	/*
+	 * A fork holds the lock (for reading, so the handler still looks regions up) from
+	 * before glibc takes its own fork-time locks (malloc's arenas, stdio) until fork
+	 * returns. A thread holding one of those may fault on managed memory meanwhile: the
+	 * handler never waits for the fork, it queues its changes here.
+	 */
+	atomic_bool frozen;
+	atomic_size_t npending;
+	struct registry_op pending[REGISTRY_PENDING_MAX];
 	struct ucow_region *v;		/* sorted by start, never overlapping */
 	size_t n;
 	size_t cap;
@@ -88,6 +108,14 @@ void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 size_t registry_collect(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 			struct ucow_region *out, size_t max, uintptr_t *resume);
 size_t registry_count(struct ucow_registry *reg);
+
+/*
+ * fork: registry_freeze() before it (the caller blocks its signals), registry_thaw() after
+ * it in the parent, registry_fork_child() in the child: both apply what the handler queued.
+ */
+void registry_freeze(struct ucow_registry *reg);
+void registry_thaw(struct ucow_registry *reg);
+void registry_fork_child(struct ucow_registry *reg);
 /* Whether @fn says yes to (a copy of) some region intersecting [start,end), under the lock. */
 bool registry_any(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 		  bool (*fn)(const struct ucow_region *r, void *arg), void *arg);

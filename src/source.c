@@ -209,7 +209,9 @@ void source_reap(void)
 {
 	if (!ucow_in_handler || atomic_load_explicit(&closing, memory_order_relaxed) == 0)
 		return;
-	pthread_mutex_lock(&slab_lock);
+	/* Held across a fork (source_fork_prepare): the closes wait for a later batch. */
+	if (pthread_mutex_trylock(&slab_lock) != 0)
+		return;
 	for_each_slot(s) {
 		if (s->closing) {
 			close(s->fd);
