@@ -586,6 +586,26 @@ static __thread struct sigguard fork_guard;
  * Every region of [start,end) that a policy must fill itself is filled for real (@registered:
  * through the userfaultfd, else by writing its missing pages). Returns how many could not be.
  */
+/*
+ * Regions whose policy says a filled region is plain memory (lazy memset: nothing left to
+ * defer once every page holds the value) leave ucow: a later fork has nothing to fill again.
+ */
+static void release_filled(uintptr_t start, uintptr_t end)
+{
+	while (start < end) {
+		struct ucow_region v[FORK_BATCH];
+		uintptr_t resume;
+		size_t n = registry_collect(&ucow_registry, start, end, v, FORK_BATCH, &resume);
+
+		for (size_t i = 0; i < n; i++)
+			if (v[i].policy->plain_when_filled)
+				engine_unmanage(v[i].start, v[i].end);
+		if (!resume)
+			break;
+		start = resume;
+	}
+}
+
 static int materialise_all(uintptr_t start, uintptr_t end, bool registered)
 {
 	int failed = 0;
@@ -650,22 +670,39 @@ int engine_step_aside(uintptr_t start, uintptr_t end)
  */
 static bool child_can_open_uffd(void)
 {
+	static struct {
+		bool known, can;
+		uid_t uid[3];
+		gid_t gid[3];
+	} last;
 	enum ucow_uffd_mode umode;
+	uid_t uid[3];
+	gid_t gid[3];
 	char why[512];
 	int fd;
 
 	/* A filter the program added since the engine started may kill the call itself. */
 	if (filter_probe() < 0)
 		return false;
+	/* The answer holds while the credentials do: a server forking per request after it
+	 * dropped its privileges asks once. */
+	getresuid(&uid[0], &uid[1], &uid[2]);
+	getresgid(&gid[0], &gid[1], &gid[2]);
+	if (last.known && !memcmp(uid, last.uid, sizeof(uid)) && !memcmp(gid, last.gid, sizeof(gid)))
+		return last.can;
 	fd = uffd_open(ucow_cfg.user_mode_only, &umode, why, sizeof(why));
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
+	if (fd >= 0)
+		close(fd);
+	last.can = fd >= 0;
+	memcpy(last.uid, uid, sizeof(uid));
+	memcpy(last.gid, gid, sizeof(gid));
+	last.known = true;
+	return last.can;
 }
 
-/* Set by engine_fork_prepare() for the child: it runs unmanaged without trying. */
-static __thread bool child_unmanageable;
+/* Set by engine_fork_prepare() for the child: it runs unmanaged without trying, and with
+ * @child_filled, with nothing left to fill. */
+static __thread bool child_unmanageable, child_filled;
 
 static bool has_deferred(const struct ucow_region *r, void *arg)
 {
@@ -685,12 +722,13 @@ void engine_fork_prepare(void)
 	 * process's userfaultfd still can (law 7). A child that fails later (no thread) writes
 	 * the missing pages itself.
 	 */
-	child_unmanageable = false;
+	child_unmanageable = child_filled = false;
 	if (registry_any(&ucow_registry, 0, UINTPTR_MAX, has_deferred, NULL) &&
 	    !child_can_open_uffd()) {
 		ucow_info("fork", "the child cannot open a userfaultfd (privileges dropped?): "
 			  "deferred content is filled for real before the fork");
-		materialise_all(0, UINTPTR_MAX, true);
+		child_filled = materialise_all(0, UINTPTR_MAX, true) == 0;
+		release_filled(0, UINTPTR_MAX);
 		/* Said once here; each child would say it again. */
 		child_unmanageable = true;
 	}
@@ -744,7 +782,7 @@ static void drop_uncarried(void)
  */
 static void fork_child_unmanaged(void)
 {
-	int failed = materialise_all(0, UINTPTR_MAX, false);
+	int failed = child_filled ? 0 : materialise_all(0, UINTPTR_MAX, false);
 
 	registry_remove(&ucow_registry, 0, UINTPTR_MAX);
 	if (failed)

@@ -28,8 +28,9 @@
 #include "sys.h"
 
 
-/* A request waits this long for the handler before it gives up (the doorbell page lost). */
-#define REQUEST_PATIENCE_NS 2000000000ULL
+/* A request waits this long for the handler to take it (a doorbell page lost, a process
+ * stopped) before that one request fails. */
+#define REQUEST_PATIENCE_NS 10000000000ULL
 /* Sources the handler keeps when it takes its table (a fork child's); beyond: not carried. */
 #define KEEP_MAX 1024
 
@@ -58,6 +59,7 @@ struct req {
 static struct {
 	int priv;			/* the userfaultfd in the handler's table */
 	bool shared_table;		/* no table of its own (a seccomp filter forbids unshare) */
+	atomic_bool kcmp_refused;	/* kcmp failed other than EBADF: copies cannot be checked */
 	atomic_int shared;		/* a copy in the program's table, or -1 */
 	atomic_int tid;			/* the handler thread, once it has its table */
 	pthread_mutex_t reinstall_lock;
@@ -150,6 +152,38 @@ static void close_between(unsigned int lo, unsigned int hi)
 	close(dir);
 }
 
+static void hold_std_fds(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= STDERR_FILENO)
+		;
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+/* For a log line on the handler thread: the program's standard error, for that line only. */
+static int borrow_program_stderr(void)
+{
+	int pidfd, fd;
+
+	if (!ucow_in_handler)
+		return STDERR_FILENO;
+	pidfd = filter_allows(UCOW_SYS_PIDFD_OPEN) && filter_allows(UCOW_SYS_PIDFD_GETFD) ?
+		(int)syscall(SYS_pidfd_open, getpid(), 0) : -1;
+	if (pidfd < 0)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, STDERR_FILENO, 0);
+	close(pidfd);
+	return fd;
+}
+
+static void give_back_stderr(int fd)
+{
+	if (ucow_in_handler && fd >= 0)
+		close(fd);
+}
+
 int fdt_handler_enter(int uffd)
 {
 	unsigned int prev = 0;
@@ -183,6 +217,13 @@ int fdt_handler_enter(int uffd)
 	}
 	if (fcntl(uffd, F_GETFD) < 0)
 		return -EBADF;	/* the program closed it before the thread ran */
+	if (!fdt.shared_table) {
+		/* 0, 1 and 2 are never a file ucow adopts (a library writing to "stderr" from this
+		 * thread would write into it); ucow's own lines borrow the program's. */
+		hold_std_fds();
+		ucow_log_sink.borrow = borrow_program_stderr;
+		ucow_log_sink.give_back = give_back_stderr;
+	}
 	fdt.priv = uffd;
 	/* The same number is still the program's copy: the table was just duplicated. */
 	atomic_store(&fdt.shared, uffd);
@@ -211,9 +252,20 @@ static bool verified(int fd)
 	if (fdt.shared_table)
 		return true;
 	/* Without kcmp nothing can be checked: every program-side call becomes a request. */
-	if (!filter_allows(UCOW_SYS_KCMP))
+	if (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&fdt.kcmp_refused))
 		return false;
-	return syscall(SYS_kcmp, getpid(), atomic_load(&fdt.tid), KCMP_FILE, fd, fdt.priv) == 0;
+	switch (syscall(SYS_kcmp, getpid(), atomic_load(&fdt.tid), KCMP_FILE, fd, fdt.priv)) {
+	case 0:
+		return true;
+	case -1:
+		/* EBADF: the program closed it. Anything else (a filter's EPERM, no kcmp in this
+		 * kernel): nothing can ever be checked, so copies are never made again. */
+		if (errno != EBADF)
+			atomic_store(&fdt.kcmp_refused, true);
+		return false;
+	default:
+		return false;
+	}
 }
 
 /*
@@ -293,8 +345,8 @@ static long request(struct req *r)
 			break;
 		if (st == REQ_PENDING && sys_now_ns() > deadline &&
 		    atomic_compare_exchange_strong(&fdt.state, &st, REQ_IDLE)) {
-			ucow_warn("fdtable", "the handler did not answer a request (doorbell lost?)");
-			fdt.bell_ok = false;
+			ucow_warn("fdtable", "the handler did not answer a request in %llu s",
+				  REQUEST_PATIENCE_NS / 1000000000ULL);
 			ret = -ETIMEDOUT;
 			goto out;
 		}
@@ -422,11 +474,11 @@ static long ctl(struct req *r)
 		return do_op(fdt.priv, r);
 	if (!atomic_load(&fdt.tid))
 		return -EBADF;	/* no handler, no userfaultfd */
-	if (!fdt.shared_table && !filter_allows(UCOW_SYS_KCMP))
+	if (!fdt.shared_table && (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&fdt.kcmp_refused)))
 		return request(r);	/* a copy could never be checked */
 	fd = atomic_load(&fdt.shared);
 	if (!verified(fd))
-		fd = reinstall(fd);
+		fd = atomic_load(&fdt.kcmp_refused) ? -EPERM : reinstall(fd);
 	if (fd >= 0)
 		return do_op(fd, r);
 	return request(r);

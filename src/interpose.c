@@ -146,7 +146,9 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		}
 		policy = ret ? &ucow_refpage_policy : shmem_holes_claim(prot, flags, fd, &data);
 	}
-	if (policy && (flags & MAP_FIXED)) {
+	/* MAP_FIXED_NOREPLACE (with or without MAP_FIXED) never replaces: the plain path fails
+	 * with the kernel's EEXIST. */
+	if (policy && (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE)) {
 		saved_errno = errno;
 		p = map_fixed_managed(addr, len, prot, flags, fd, off, policy, data);
 		if (p) {

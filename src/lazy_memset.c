@@ -1048,6 +1048,8 @@ const struct ucow_policy ucow_lazy_memset_policy = {
 	.account = lazy_account,
 	.discard = lazy_discard,
 	.materialise = pattern_materialise,
+	/* DONTNEED makes a filled page read zero, as the kernel's would: nothing of ours left. */
+	.plain_when_filled = true,
 };
 
 int lazy_memset_stats_json(char *buf, size_t size)

@@ -8,12 +8,13 @@
 #include "log.h"
 
 int ucow_log_level = UCOW_LOG_WARN;
+struct ucow_log_sink ucow_log_sink;
 
 void ucow_log(int level, const char *part, const char *fmt, ...)
 {
 	char line[512];
 	int saved_errno = errno;
-	int n, m;
+	int n, m, fd;
 	va_list ap;
 
 	if (level > ucow_log_level)
@@ -30,8 +31,12 @@ void ucow_log(int level, const char *part, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	while (write(STDERR_FILENO, line, n) < 0 && errno == EINTR)
-		;
+	fd = ucow_log_sink.borrow ? ucow_log_sink.borrow() : STDERR_FILENO;
+	if (fd >= 0)
+		while (write(fd, line, n) < 0 && errno == EINTR)
+			;
+	if (ucow_log_sink.give_back)
+		ucow_log_sink.give_back(fd);
 out:
 	errno = saved_errno;
 }

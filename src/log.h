@@ -25,4 +25,15 @@ void ucow_log(int level, const char *part, const char *fmt, ...)
 			ucow_log(UCOW_LOG_DEBUG, part, __VA_ARGS__);           \
 	} while (0)
 
+/*
+ * Where a line goes: the program's standard error. A thread with a descriptor table of its
+ * own (the handler's) borrows the program's descriptor 2 for each line (keeping one would
+ * hold the program's pipe open); NULL hooks write to STDERR_FILENO.
+ */
+struct ucow_log_sink {
+	int (*borrow)(void);		/* a descriptor to write to, or -1 */
+	void (*give_back)(int fd);
+};
+extern struct ucow_log_sink ucow_log_sink;
+
 #endif

@@ -45,6 +45,8 @@ struct ucow_policy {
 	 * Program threads only; 0 or -errno.
 	 */
 	int (*materialise)(const struct ucow_region *r, bool registered);
+	/* Once materialised, @r is plain memory and may leave ucow (nothing else is deferred). */
+	bool plain_when_filled;
 	/*
 	 * Optional: @r was handed back to the kernel for good (after materialise): undoes what
 	 * ucow mapped ahead of need, so that the pages the program never touched are missing
