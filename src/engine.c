@@ -709,6 +709,15 @@ static bool has_deferred(const struct ucow_region *r, void *arg)
 	return r->policy->materialise != NULL;
 }
 
+void engine_unmanaged_child_prepare(void)
+{
+	if (!registry_any(&ucow_registry, 0, UINTPTR_MAX, has_deferred, NULL))
+		return;
+	handler_barrier();
+	if (materialise_all(0, UINTPTR_MAX, true) == 0)
+		release_filled(0, UINTPTR_MAX);
+}
+
 void engine_fork_prepare(void)
 {
 	/*

@@ -100,6 +100,9 @@ void engine_account(uintptr_t start, uintptr_t end);
  * again, a running handler. */
 void engine_fork_child(void);
 void engine_fork_prepare(void);
+/* Before a child ucow gets no call in (glibc's clone() without CLONE_VM): what ucow deferred
+ * is filled for real, so that the child, which the kernel leaves unregistered, reads it. */
+void engine_unmanaged_child_prepare(void);
 void engine_fork_parent(void);
 
 /*

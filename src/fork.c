@@ -5,6 +5,9 @@
  * ranges). _Fork runs no handlers, so its wrapper runs ucow's. vfork and posix_spawn share
  * the parent's memory until exec and pass through untouched. */
 #include <dlfcn.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -61,6 +64,32 @@ static void fork_child(void)
 	if (fork_serving)
 		engine_fork_child();
 	pin_fork_child_fill();
+}
+
+/*
+ * glibc's clone() with a new address space: no atfork handler runs, and the child runs the
+ * program's function at once. It cannot be managed; it gets the fork-time bytes (law 7).
+ */
+EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	void *ptid, *tls, *ctid;
+	va_list ap;
+
+	/* Read whatever the caller passed: glibc's clone takes them from the same registers. */
+	va_start(ap, arg);
+	ptid = va_arg(ap, void *);
+	tls = va_arg(ap, void *);
+	ctid = va_arg(ap, void *);
+	va_end(ap);
+	if (!ucow_next.clone)
+		ucow_next.clone = dlsym(RTLD_NEXT, "clone");
+	if (!ucow_next.clone) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (ucow_enabled && !(flags & CLONE_VM) && engine_serving())
+		engine_unmanaged_child_prepare();
+	return ucow_next.clone(fn, stack, flags, arg, ptid, tls, ctid);
 }
 
 void fork_init(void)

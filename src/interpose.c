@@ -32,6 +32,7 @@ void interpose_resolve(void)
 	ucow_next.madvise = dlsym(RTLD_NEXT, "madvise");
 	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
 	ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
+	ucow_next.clone = dlsym(RTLD_NEXT, "clone");
 	lazy_memset_resolve();
 }
 

@@ -14,6 +14,7 @@ struct ucow_next {
 	int (*madvise)(void *addr, size_t len, int advice);
 	pid_t (*_Fork)(void);
 	int (*ioctl)(int fd, unsigned long request, ...);
+	int (*clone)(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 };
 
 /* Filled once at start-up; a NULL entry means "not resolved yet": use the raw syscall. */

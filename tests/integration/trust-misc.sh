@@ -1,7 +1,8 @@
 # trust-misc.sh (issue 11, item 9): the smaller differences. mremap with a fifth argument
 # the kernel checks though MREMAP_FIXED is not set (MREMAP_DONTUNMAP, misaligned
 # new_address: EINVAL) fails the same way under ucow; a bad knob inherited by a shell script
-# that runs 5 processes is reported once, not once per process.
+# that runs 5 processes is reported once, not once per process; a child of glibc's clone()
+# without CLONE_VM reads what its parent memset.
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
@@ -9,6 +10,10 @@ RUN_TIMEOUT=20
 
 versus "mremap" UCOW_LAZY_MEMSET=on "$PROGS/trust-mremap"
 require_managed "mremap" "$T/u.stats"
+
+# glibc's clone() without CLONE_VM: a child ucow never hears of reads the fork-time bytes.
+versus "clone" UCOW_LAZY_MEMSET=on "$PROGS/trust-clone"
+require_managed "clone" "$T/u.stats"
 
 run_ucow u UCOW_SHMEM_HOLES=bogus /bin/sh -c 'for i in 1 2 3 4 5; do /bin/true; done'
 equal "bad knob in a script of 5 processes" "exit status" "$(rc_of u)" 0
