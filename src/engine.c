@@ -131,7 +131,9 @@ static int start_locked(void)
 	if (ret < 0) {
 		ucow_warn("engine", "cannot start the handler thread: %s; running unmanaged",
 			  strerror(-ret));
-		close(fd);
+		/* The program may have closed it meanwhile and reused the number. */
+		if (uffd_is_userfaultfd(fd))
+			close(fd);
 		return ret;
 	}
 	engine.uffd = fd;

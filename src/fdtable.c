@@ -215,8 +215,8 @@ int fdt_handler_enter(int uffd)
 		}
 		close_between(prev, ~0U);
 	}
-	if (fcntl(uffd, F_GETFD) < 0)
-		return -EBADF;	/* the program closed it before the thread ran */
+	if (!uffd_is_userfaultfd(uffd))
+		return -EBADF;	/* the program closed or replaced it before the thread ran */
 	if (!fdt.shared_table) {
 		/* 0, 1 and 2 are never a file ucow adopts (a library writing to "stderr" from this
 		 * thread would write into it); ucow's own lines borrow the program's. */

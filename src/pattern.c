@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 
 #include "config.h"
 #include "engine.h"
@@ -338,7 +339,13 @@ static int materialise_unregistered(const struct ucow_region *r)
 {
 	unsigned char here[PM_BATCH];
 	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	struct sysinfo si;
 	int ret = 0;
+
+	if (pm < 0 && sysinfo(&si) == 0 && si.totalswap > si.freeswap)
+		ucow_warn("fork", "cannot read /proc/self/pagemap (%s) with swap in use: pages of "
+			  "%#lx-%#lx swapped out may be taken for untouched ones", strerror(errno),
+			  (unsigned long)r->start, (unsigned long)r->end);
 
 	for (uintptr_t addr = r->start; addr < r->end && ret == 0;) {
 		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
