@@ -54,6 +54,9 @@ $P/trust-privdrop refpage setuid -n 4
 $P/trust-forkchild lazy setuid -s 16M
 $P/trust-remap refpage -r 1000 -t 2
 $P/trust-remap data -r 1000 -t 2
+$P/trust-forklocks 2
+$P/trust-clone
+$P/trust-ownuffd memfd
 EOC
 
 # Plain references: stdout without "mem:" lines, then the exit status.
