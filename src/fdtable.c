@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -70,14 +71,12 @@ static struct {
 	atomic_uint state;		/* enum req_state; the requester's futex word */
 	int fork_shared;		/* the shared copy at fork, closed in the child... */
 	bool fork_verified;		/* ...only if it was ucow's then */
-	int fork_pidfd;			/* the parent's handler, while sources are carried */
 } fdt = {
 	.priv = -1,
 	.shared = -1,
 	.reinstall_lock = PTHREAD_MUTEX_INITIALIZER,
 	.req_lock = PTHREAD_MUTEX_INITIALIZER,
 	.fork_shared = -1,
-	.fork_pidfd = -1,
 };
 
 static int keep[KEEP_MAX];
@@ -583,27 +582,44 @@ long fdt_ping(void)
 	return ret < 0 ? ret : (long)(sys_now_ns() - t0);
 }
 
-static int carry(int fd)
+/*
+ * Sources go to a fork child without a descriptor ever entering the parent's table: closing
+ * one there would drop the program's POSIX locks on that file (they belong to the table).
+ * The child opens each file again through the parent's handler table in /proc (read access
+ * to the parent, as /proc/PID/fd needs: no ptrace attach), before its own handler starts.
+ */
+static struct {
+	pid_t pid, handler;
+} fork_parent;
+
+static int carry_from_parent(int fd, int accmode)
 {
-	return fdt.fork_pidfd < 0 ? -1 : getfd(fdt.fork_pidfd, fd);
+	char path[80];
+
+	if (!fork_parent.handler)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/fd/%d", (int)fork_parent.pid,
+		 (int)fork_parent.handler, fd);
+	return open(path, accmode | O_CLOEXEC | O_NOCTTY);
 }
 
 void fdt_fork_prepare(void)
 {
 	fdt.fork_shared = atomic_load(&fdt.shared);
 	fdt.fork_verified = atomic_load(&fdt.tid) && verified(fdt.fork_shared);
-	fdt.fork_pidfd = atomic_load(&fdt.tid) ? pidfd_thread(atomic_load(&fdt.tid)) : -1;
-	/* Copies in this thread's table, which the child gets: a source without one cannot
-	 * be carried over (its regions are handed back to the kernel in the child). */
-	source_fork_prepare(carry);
-	if (fdt.fork_pidfd >= 0)
-		close(fdt.fork_pidfd);
-	fdt.fork_pidfd = -1;
+	fork_parent.pid = getpid();
+	fork_parent.handler = atomic_load(&fdt.tid);
+	source_fork_prepare();
 }
 
 void fdt_fork_parent(void)
 {
 	source_fork_parent();
+}
+
+void fdt_fork_child_carry(void)
+{
+	source_fork_child_carry(carry_from_parent);
 }
 
 void fdt_fork_child(void)

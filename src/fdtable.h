@@ -56,5 +56,7 @@ long fdt_ping(void);
 void fdt_fork_prepare(void);
 void fdt_fork_parent(void);
 void fdt_fork_child(void);
+/* In the child, first thing: its copies of the parent's sources (source_fork_fd). */
+void fdt_fork_child_carry(void);
 
 #endif

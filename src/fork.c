@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "fdtable.h"
 #include "interpose.h"
 #include "pattern.h"
 #include "pin.h"
@@ -58,6 +59,8 @@ static void fork_child(void)
 	if (!ucow_enabled)
 		return;
 	pattern_fork_child();
+	if (fork_serving)
+		fdt_fork_child_carry();
 	/* The copied ranges are mapped again before the engine registers them, and filled
 	 * once its handler runs. */
 	pin_fork_child_map();

@@ -1037,8 +1037,8 @@ static bool add_piece(const struct vma *v, void *arg)
 			}
 			if (r.end < c->end)
 				c->end = r.end;
-			/* Its descriptor is the handler's; the child maps the copy carried
-			 * over in the forking thread's table (source_fork_fd). */
+			/* Its descriptor is the handler's; the child maps the copy it opened
+			 * again through the parent's handler table (source_fork_fd). */
 			c->src = r.src;
 			c->offset = r.offset + (a - r.start);
 		}

@@ -240,22 +240,26 @@ size_t source_fds(int *out, size_t max)
 	return n;
 }
 
-void source_fork_prepare(int (*carry)(int fd))
+void source_fork_prepare(void)
 {
 	pthread_mutex_lock(&slab_lock);
-	for_each_slot(s) {
-		s->carry_fd = live(s) && atomic_load(&s->refs) > 0 ? carry(s->fd) : -1;
-	}
+	for_each_slot(s)
+		s->carry_fd = -1;
 }
 
 void source_fork_parent(void)
 {
-	for_each_slot(s) {
-		if (s->carry_fd >= 0)
-			close(s->carry_fd);
-		s->carry_fd = -1;
-	}
 	pthread_mutex_unlock(&slab_lock);
+}
+
+void source_fork_child_carry(int (*carry)(int fd, int accmode))
+{
+	for_each_slot(s) {
+		s->carry_fd = live(s) && atomic_load(&s->refs) > 0 ? carry(s->fd, s->accmode) : -1;
+		/* A description of the child's own: seeking for holes moves nobody else's. */
+		if (s->carry_fd >= 0)
+			s->private_pos = true;
+	}
 }
 
 void source_fork_child(void)

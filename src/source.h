@@ -47,14 +47,17 @@ size_t source_fds(int *out, size_t max);
 int ucow_dup_high(int fd);
 
 /*
- * fork: before it, @carry makes a copy of each live source's descriptor in the forking
- * thread's table (or -1); the parent closes them after. In the child, source_fork_child()
- * makes those copies the sources' numbers (the child's handler keeps them when it takes its
- * own table), and source_fork_child_done() closes them from the child's shared table once
- * the handler has its own (@adopted), or forgets them all when it has none.
+ * fork: source_fork_prepare() holds the sources still until source_fork_parent(). In the
+ * child, source_fork_child_carry() opens each live source's file again through @carry (the
+ * parent's handler table, in /proc) into the child's table; source_fork_child() makes those
+ * the sources' numbers (the child's handler keeps them when it takes its own table), and
+ * source_fork_child_done() closes them from the child's shared table once the handler has
+ * its own (@adopted), or forgets them all when it has none. No descriptor of a program file
+ * is ever closed in the parent's table: that would drop the program's POSIX locks.
  */
-void source_fork_prepare(int (*carry)(int fd));
+void source_fork_prepare(void);
 void source_fork_parent(void);
+void source_fork_child_carry(int (*carry)(int fd, int accmode));
 void source_fork_child(void);
 void source_fork_child_done(bool adopted);
 /* Whether @s has a descriptor in this process's handler table. */
