@@ -34,6 +34,7 @@ static struct {
 	uint64_t features;
 	pthread_mutex_t lock;		/* serialises start-up */
 	atomic_int recording;		/* engine_manage calls between register and record */
+	pid_t pid;			/* the process the engine was started in */
 } engine = {
 	.uffd = -1,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
@@ -137,6 +138,7 @@ static int start_locked(void)
 		return ret;
 	}
 	engine.uffd = fd;
+	engine.pid = getpid();
 	atomic_store_explicit(&engine.mode, mode, memory_order_release);
 	ucow_debug("engine", "userfaultfd %d ready, features %#llx", fd,
 		   (unsigned long long)engine.features);
@@ -149,7 +151,9 @@ int engine_start(void)
 	int ret = 0;
 
 	if (mode == UCOW_ENGINE_FULL || mode == UCOW_ENGINE_USER_ONLY)
-		return 0;
+		/* A child made by a raw fork or clone: ucow had no call in it, its engine is the
+		 * parent's. New memory there is left to the kernel, quietly. */
+		return getpid() == engine.pid ? 0 : -ESRCH;
 	if (mode == UCOW_ENGINE_FAILED)
 		return -ENOTSUP;
 	pthread_mutex_lock(&engine.lock);
@@ -341,6 +345,36 @@ static struct {
 	} v[DOUBTS_MAX];
 } doubts;
 
+static bool mapped(uintptr_t start, uintptr_t end)
+{
+	/* msync(MS_ASYNC) does nothing but say ENOMEM where a page is not mapped. */
+	return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
+}
+
+/*
+ * The parts of @r with nothing mapped (a fork child: ranges the program kept from it with
+ * MADV_DONTFORK, maybe only part of one mapping) are forgotten; the rest stays.
+ */
+static void forget_unmapped_parts(const struct ucow_region *r)
+{
+	uintptr_t hole = 0;
+
+	if (mapped(r->start, r->end))
+		return;
+	for (uintptr_t a = r->start; a < r->end; a += UCOW_PAGE_SIZE) {
+		bool here = mapped(a, a + UCOW_PAGE_SIZE);
+
+		if (!here && !hole)
+			hole = a;
+		if (here && hole) {
+			registry_remove_birth(&ucow_registry, hole, a, r->birth);
+			hole = 0;
+		}
+	}
+	if (hole)
+		registry_remove_birth(&ucow_registry, hole, r->end, r->birth);
+}
+
 /* @since: when the notice for [start,end) came (0: now); on a thread other than the
  * handler, 0 and no doubts: it waits. */
 static void forget_dead_since(uintptr_t start, uintptr_t end, bool registered, bool on_handler,
@@ -359,6 +393,11 @@ static void forget_dead_since(uintptr_t start, uintptr_t end, bool registered, b
 			bool doubt = false;
 			bool may_doubt = on_handler && doubts.n < DOUBTS_MAX &&
 					 sys_now_ns() - since < DOUBT_PATIENCE_NS;
+
+			if (!registered) {
+				forget_unmapped_parts(&v[i]);
+				continue;
+			}
 
 			/* By birth: the range may have been managed again since it was looked at. */
 			if (!piece_alive(v[i].start, v[i].end, registered, deadline,
@@ -734,14 +773,16 @@ void engine_fork_prepare(void)
 	 * the missing pages itself.
 	 */
 	child_unmanageable = child_filled = false;
-	if (registry_any(&ucow_registry, 0, UINTPTR_MAX, has_deferred, NULL) &&
-	    !child_can_open_uffd()) {
-		ucow_info("fork", "the child cannot open a userfaultfd (privileges dropped?): "
-			  "deferred content is filled for real before the fork");
-		child_filled = materialise_all(0, UINTPTR_MAX, true) == 0;
-		release_filled(0, UINTPTR_MAX);
-		/* Said once here; each child would say it again. */
+	if (registry_count(&ucow_registry) && !child_can_open_uffd()) {
+		/* Said here, at info level; each child of a pre-forking server would say it. */
 		child_unmanageable = true;
+		child_filled = true;
+		if (registry_any(&ucow_registry, 0, UINTPTR_MAX, has_deferred, NULL)) {
+			ucow_info("fork", "the child cannot open a userfaultfd (privileges dropped?): "
+				  "deferred content is filled for real before the fork");
+			child_filled = materialise_all(0, UINTPTR_MAX, true) == 0;
+			release_filled(0, UINTPTR_MAX);
+		}
 	}
 	/* Held across fork: a signal handler touching managed memory meanwhile would wait for
 	 * the handler thread. The registry is only frozen: the handler still serves faults

@@ -63,6 +63,7 @@ static struct {
 	atomic_bool kcmp_refused;	/* kcmp failed other than EBADF: copies cannot be checked */
 	atomic_int shared;		/* a copy in the program's table, or -1 */
 	atomic_int tid;			/* the handler thread, once it has its table */
+	pid_t pid;			/* the process it serves */
 	pthread_mutex_t reinstall_lock;
 	void *bell;			/* the doorbell: registered, never touched */
 	bool bell_ok;
@@ -226,6 +227,7 @@ int fdt_handler_enter(int uffd)
 	fdt.priv = uffd;
 	/* The same number is still the program's copy: the table was just duplicated. */
 	atomic_store(&fdt.shared, uffd);
+	fdt.pid = getpid();
 	atomic_store(&fdt.tid, (int)sys_gettid());
 	if (!fdt.bell) {
 		void *p = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -323,6 +325,8 @@ static void futex_wake(atomic_uint *word)
  */
 static long request(struct req *r)
 {
+	if (getpid() != fdt.pid)
+		return -ESRCH;	/* no handler of ours in this process (a raw fork) */
 	uint64_t deadline;
 	sigset_t all, old;
 	unsigned int st;
@@ -473,6 +477,10 @@ static long ctl(struct req *r)
 		return do_op(fdt.priv, r);
 	if (!atomic_load(&fdt.tid))
 		return -EBADF;	/* no handler, no userfaultfd */
+	/* A child made behind ucow's back (a raw fork) holds the parent's userfaultfd, whose
+	 * ioctls would act on the parent's address space: never used from there. */
+	if (getpid() != fdt.pid)
+		return -ESRCH;
 	if (!fdt.shared_table && (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&fdt.kcmp_refused)))
 		return request(r);	/* a copy could never be checked */
 	fd = atomic_load(&fdt.shared);

@@ -15,6 +15,13 @@ require_managed "mremap" "$T/u.stats"
 versus "clone" UCOW_LAZY_MEMSET=on "$PROGS/trust-clone"
 require_managed "clone" "$T/u.stats"
 
+# fork edges: the program's POSIX locks survive it, MADV_DONTFORK on part of a reference
+# page leaves the rest to the child, a raw fork child maps memory without a stall.
+for c in locks dontfork rawfork; do
+	versus "fork edge $c" "$PROGS/trust-forkedges" $c
+	require_managed "fork edge $c" "$T/u.stats"
+done
+
 run_ucow u UCOW_SHMEM_HOLES=bogus /bin/sh -c 'for i in 1 2 3 4 5; do /bin/true; done'
 equal "bad knob in a script of 5 processes" "exit status" "$(rc_of u)" 0
 equal "bad knob in a script of 5 processes" "ucow: lines" "$(ucow_lines u)" 1
