@@ -61,6 +61,9 @@ static void explain(char *why, size_t whylen, int err_sys, int err_dev, bool all
 	snprintf(dev, sizeof(dev), "%s", err_dev ? strerror(err_dev) : "not tried: the filter kills on it");
 	if (err_sys == ENOSYS && !built && err_dev == ENOENT) {
 		snprintf(why, whylen, "this kernel has no userfaultfd (CONFIG_USERFAULTFD)");
+	} else if (err_sys == EMFILE || err_sys == ENFILE) {
+		snprintf(why, whylen, "no descriptor is free for a userfaultfd (%s): the program uses "
+			 "every one its limit allows (ulimit -n)", sys);
 	} else if (filtered && (err_sys == ENOSYS || !err_sys)) {
 		/* ENOSYS from a kernel that has the call: only a filter says that. */
 		snprintf(why, whylen, "a seccomp filter refuses userfaultfd (userfaultfd: %s; "
