@@ -621,8 +621,6 @@ int ucow_answer_wake(uintptr_t dst, size_t len)
 /* The forking thread's signal mask, from engine_fork_prepare() until fork returns. */
 static __thread struct sigguard fork_guard;
 
-#define FORK_BATCH 32
-
 /*
  * Every region of [start,end) that a policy must fill itself is filled for real (@registered:
  * through the userfaultfd, else by writing its missing pages). Returns how many could not be.
@@ -631,49 +629,53 @@ static __thread struct sigguard fork_guard;
  * Regions whose policy says a filled region is plain memory (lazy memset: nothing left to
  * defer once every page holds the value) leave ucow: a later fork has nothing to fill again.
  */
+static void release_one(const struct ucow_region *r, void *arg)
+{
+	if (r->policy->plain_when_filled)
+		engine_unmanage(r->start, r->end);
+}
+
 static void release_filled(uintptr_t start, uintptr_t end)
 {
-	while (start < end) {
-		struct ucow_region v[FORK_BATCH];
-		uintptr_t resume;
-		size_t n = registry_collect(&ucow_registry, start, end, v, FORK_BATCH, &resume);
+	registry_walk(&ucow_registry, start, end, release_one, NULL);
+}
 
-		for (size_t i = 0; i < n; i++)
-			if (v[i].policy->plain_when_filled)
-				engine_unmanage(v[i].start, v[i].end);
-		if (!resume)
-			break;
-		start = resume;
+struct materialising {
+	bool registered;
+	int failed;
+};
+
+static void materialise_one(const struct ucow_region *r, void *arg)
+{
+	struct materialising *m = arg;
+	int ret;
+
+	if (!r->policy->materialise)
+		return;
+	ret = r->policy->materialise(r, m->registered);
+	if (ret < 0) {
+		m->failed++;
+		ucow_error(r->policy->name, "cannot fill %#lx-%#lx for real: %s",
+			   (unsigned long)r->start, (unsigned long)r->end, strerror(-ret));
 	}
 }
 
 static int materialise_all(uintptr_t start, uintptr_t end, bool registered)
 {
-	int failed = 0;
+	struct materialising m = { .registered = registered };
 
-	while (start < end) {
-		struct ucow_region v[FORK_BATCH];
-		uintptr_t resume;
-		size_t n = registry_collect(&ucow_registry, start, end, v, FORK_BATCH, &resume);
+	registry_walk(&ucow_registry, start, end, materialise_one, &m);
+	return m.failed;
+}
 
-		for (size_t i = 0; i < n; i++) {
-			int ret;
-
-			if (!v[i].policy->materialise)
-				continue;
-			ret = v[i].policy->materialise(&v[i], registered);
-			if (ret < 0) {
-				failed++;
-				ucow_error(v[i].policy->name, "cannot fill %#lx-%#lx for real: %s",
-					   (unsigned long)v[i].start, (unsigned long)v[i].end,
-					   strerror(-ret));
-			}
-		}
-		if (!resume)
-			break;
-		start = resume;
-	}
-	return failed;
+static void step_aside_one(const struct ucow_region *r, void *arg)
+{
+	engine_unmanage(r->start, r->end);
+	if (r->policy->released)
+		r->policy->released(r);
+	ucow_stat_add(UCOW_ST_STEPPED_ASIDE, 1);
+	ucow_debug(r->policy->name, "%#lx-%#lx handed to the program's own userfaultfd",
+		   (unsigned long)r->start, (unsigned long)r->end);
 }
 
 int engine_step_aside(uintptr_t start, uintptr_t end)
@@ -685,23 +687,7 @@ int engine_step_aside(uintptr_t start, uintptr_t end)
 	/* Unmaps made behind ucow's back must not leave entries to fill in someone's memory. */
 	handler_barrier();
 	failed = materialise_all(start, end, true);
-	while (start < end) {
-		struct ucow_region v[FORK_BATCH];
-		uintptr_t resume;
-		size_t n = registry_collect(&ucow_registry, start, end, v, FORK_BATCH, &resume);
-
-		for (size_t i = 0; i < n; i++) {
-			engine_unmanage(v[i].start, v[i].end);
-			if (v[i].policy->released)
-				v[i].policy->released(&v[i]);
-			ucow_stat_add(UCOW_ST_STEPPED_ASIDE, 1);
-			ucow_debug(v[i].policy->name, "%#lx-%#lx handed to the program's own "
-				   "userfaultfd", (unsigned long)v[i].start, (unsigned long)v[i].end);
-		}
-		if (!resume)
-			break;
-		start = resume;
-	}
+	registry_walk(&ucow_registry, start, end, step_aside_one, NULL);
 	return failed ? -EIO : 0;
 }
 
@@ -842,31 +828,25 @@ static void fork_child_unmanaged(void)
 }
 
 /* Registers every region again; a region that cannot be is filled for real and forgotten. */
+static void register_one(const struct ucow_region *r, void *arg)
+{
+	int *failed = arg;
+
+	if (register_range(r->start, r->end) == 0) {
+		ucow_stat_add(UCOW_ST_REGIONS, 1);
+		return;
+	}
+	(*failed)++;
+	if (r->policy->materialise)
+		r->policy->materialise(r, false);
+	registry_remove_birth(&ucow_registry, r->start, r->end, r->birth);
+}
+
 static int fork_child_register(void)
 {
-	uintptr_t start = 0;
 	int failed = 0;
 
-	for (;;) {
-		struct ucow_region v[FORK_BATCH];
-		uintptr_t resume;
-		size_t n = registry_collect(&ucow_registry, start, UINTPTR_MAX, v, FORK_BATCH,
-					    &resume);
-
-		for (size_t i = 0; i < n; i++) {
-			if (register_range(v[i].start, v[i].end) == 0) {
-				ucow_stat_add(UCOW_ST_REGIONS, 1);
-				continue;
-			}
-			failed++;
-			if (v[i].policy->materialise)
-				v[i].policy->materialise(&v[i], false);
-			registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
-		}
-		if (!resume)
-			break;
-		start = resume;
-	}
+	registry_walk(&ucow_registry, 0, UINTPTR_MAX, register_one, &failed);
 	return failed;
 }
 

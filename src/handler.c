@@ -93,7 +93,11 @@ static void enter_idle(void)
 		futex_wake_all(&h.period);
 }
 
-#define DISCARD_BATCH 16
+static void discard_one(const struct ucow_region *r, void *arg)
+{
+	if (r->policy->discard)
+		r->policy->discard(r, r->start, r->end);
+}
 
 /*
  * Pages of [start,end) are being discarded. The policies hear of it outside the registry
@@ -102,18 +106,7 @@ static void enter_idle(void)
  */
 static void discard_range(uintptr_t start, uintptr_t end)
 {
-	while (start < end) {
-		struct ucow_region v[DISCARD_BATCH];
-		uintptr_t resume;
-		size_t n = registry_collect(&ucow_registry, start, end, v, DISCARD_BATCH, &resume);
-
-		for (size_t i = 0; i < n; i++)
-			if (v[i].policy->discard)
-				v[i].policy->discard(&v[i], v[i].start, v[i].end);
-		if (!resume)
-			break;
-		start = resume;
-	}
+	registry_walk(&ucow_registry, start, end, discard_one, NULL);
 }
 
 static void apply_event(const struct uffd_msg *msg)

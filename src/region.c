@@ -577,3 +577,21 @@ size_t registry_collect(struct ucow_registry *reg, uintptr_t start, uintptr_t en
 	*resume = c.resume;
 	return c.n;
 }
+
+#define WALK_BATCH 32
+
+void registry_walk(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		   void (*fn)(const struct ucow_region *r, void *arg), void *arg)
+{
+	while (start < end) {
+		struct ucow_region v[WALK_BATCH];
+		uintptr_t resume;
+		size_t n = registry_collect(reg, start, end, v, WALK_BATCH, &resume);
+
+		for (size_t i = 0; i < n; i++)
+			fn(&v[i], arg);
+		if (!resume)
+			break;
+		start = resume;
+	}
+}

@@ -108,6 +108,12 @@ void registry_foreach(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 size_t registry_collect(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
 			struct ucow_region *out, size_t max, uintptr_t *resume);
 size_t registry_count(struct ucow_registry *reg);
+/*
+ * Calls @fn on copies (holding no source reference) of the regions intersecting [start,end),
+ * clipped to it, a batch at a time outside the lock: @fn may change the registry.
+ */
+void registry_walk(struct ucow_registry *reg, uintptr_t start, uintptr_t end,
+		   void (*fn)(const struct ucow_region *r, void *arg), void *arg);
 
 /*
  * fork: registry_freeze() before it (the caller blocks its signals), registry_thaw() after
