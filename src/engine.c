@@ -298,10 +298,16 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
 #define UNMAP_PIECES 32
 #define PROBE_PATIENCE_NS 2000000	/* 2 ms per pass */
 
+static bool mapped(uintptr_t start, uintptr_t end)
+{
+	/* msync(MS_ASYNC) does nothing but say ENOMEM where a page is not mapped. */
+	return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
+}
+
 /*
- * Whether a region piece still stands for a live managed mapping. @registered asks the
- * userfaultfd (a range mapped again without ucow is not registered); otherwise only whether
- * anything is mapped there (msync(MS_ASYNC) does nothing but say ENOMEM for unmapped pages).
+ * Whether a region piece still stands for a live managed mapping: whether its range is still
+ * registered with the userfaultfd (a range mapped again without ucow is not), or, with no
+ * userfaultfd, whether anything is mapped there.
  * The probe says EAGAIN while an event is on its way, and that includes the unmap whose
  * notice the handler has just read until the unmapping thread runs again (it lowers the
  * kernel's mmap_changing once woken, which on an idle virtual CPU takes 100 us or more, and
@@ -310,13 +316,12 @@ void engine_unmanage(uintptr_t start, uintptr_t end)
  * still in doubt then, or one that waits for a message only the handler can read (mremap
  * over a managed range: its remap follows its unmap), says so instead of guessing.
  */
-static bool piece_alive(uintptr_t start, uintptr_t end, bool registered, uint64_t deadline,
-			bool *doubt)
+static bool piece_alive(uintptr_t start, uintptr_t end, uint64_t deadline, bool *doubt)
 {
 	int ret;
 
-	if (!registered || engine.uffd < 0)
-		return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
+	if (engine.uffd < 0)
+		return mapped(start, end);
 	while ((ret = uffd_ctl_registered(start)) == -EAGAIN) {
 		if (doubt && (handler_pending() || sys_now_ns() >= deadline)) {
 			*doubt = true;
@@ -345,17 +350,11 @@ static struct {
 	} v[DOUBTS_MAX];
 } doubts;
 
-static bool mapped(uintptr_t start, uintptr_t end)
-{
-	/* msync(MS_ASYNC) does nothing but say ENOMEM where a page is not mapped. */
-	return !(msync((void *)start, end - start, MS_ASYNC) < 0 && errno == ENOMEM);
-}
-
 /*
  * The parts of @r with nothing mapped (a fork child: ranges the program kept from it with
  * MADV_DONTFORK, maybe only part of one mapping) are forgotten; the rest stays.
  */
-static void forget_unmapped_parts(const struct ucow_region *r)
+static void forget_unmapped_parts(const struct ucow_region *r, void *arg)
 {
 	uintptr_t hole = 0;
 
@@ -377,8 +376,7 @@ static void forget_unmapped_parts(const struct ucow_region *r)
 
 /* @since: when the notice for [start,end) came (0: now); on a thread other than the
  * handler, 0 and no doubts: it waits. */
-static void forget_dead_since(uintptr_t start, uintptr_t end, bool registered, bool on_handler,
-			      uint64_t since)
+static void forget_dead_since(uintptr_t start, uintptr_t end, bool on_handler, uint64_t since)
 {
 	uint64_t now = sys_now_ns(), deadline = now + PROBE_PATIENCE_NS;
 
@@ -394,14 +392,8 @@ static void forget_dead_since(uintptr_t start, uintptr_t end, bool registered, b
 			bool may_doubt = on_handler && doubts.n < DOUBTS_MAX &&
 					 sys_now_ns() - since < DOUBT_PATIENCE_NS;
 
-			if (!registered) {
-				forget_unmapped_parts(&v[i]);
-				continue;
-			}
-
 			/* By birth: the range may have been managed again since it was looked at. */
-			if (!piece_alive(v[i].start, v[i].end, registered, deadline,
-					 may_doubt ? &doubt : NULL))
+			if (!piece_alive(v[i].start, v[i].end, deadline, may_doubt ? &doubt : NULL))
 				registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
 			else if (doubt) {
 				doubts.v[doubts.n].start = v[i].start;
@@ -416,9 +408,9 @@ static void forget_dead_since(uintptr_t start, uintptr_t end, bool registered, b
 	}
 }
 
-static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on_handler)
+static void forget_dead(uintptr_t start, uintptr_t end, bool on_handler)
 {
-	forget_dead_since(start, end, registered, on_handler, 0);
+	forget_dead_since(start, end, on_handler, 0);
 }
 
 /*
@@ -429,12 +421,12 @@ static void forget_dead(uintptr_t start, uintptr_t end, bool registered, bool on
  */
 void engine_forget_unmapped(uintptr_t start, uintptr_t end)
 {
-	forget_dead(start, end, true, false);
+	forget_dead(start, end, false);
 }
 
 void engine_unmapped_event(uintptr_t start, uintptr_t end)
 {
-	forget_dead(start, end, true, true);
+	forget_dead(start, end, true);
 }
 
 void engine_settle_doubts(void)
@@ -449,7 +441,7 @@ void engine_settle_doubts(void)
 		doubts.n--;
 		for (size_t j = 0; j < doubts.n; j++)
 			doubts.v[j] = doubts.v[j + 1];
-		forget_dead_since(s, e, true, true, since);
+		forget_dead_since(s, e, true, since);
 	}
 }
 
@@ -872,7 +864,7 @@ void engine_fork_child(void)
 		goto out;
 	}
 	/* Ranges the program kept from the child (MADV_DONTFORK) are not there to register. */
-	forget_dead(0, UINTPTR_MAX, false, false);
+	registry_walk(&ucow_registry, 0, UINTPTR_MAX, forget_unmapped_parts, NULL);
 	if (child_unmanageable) {
 		source_fork_child_done(false);
 		atomic_store_explicit(&engine.mode, UCOW_ENGINE_FAILED, memory_order_release);
