@@ -172,10 +172,10 @@ long pattern_copy(int id, uintptr_t dst, size_t len, bool near)
 	return total;
 }
 
-static void count_pages(int pages_stat, long bytes)
+static void count_pages(atomic_ulong *pages_filled, long bytes)
 {
-	if (pages_stat >= 0 && pages_stat < UCOW_ST__COUNT)
-		ucow_stat_add((enum ucow_stat)pages_stat, (unsigned long)bytes / UCOW_PAGE_SIZE);
+	if (pages_filled)
+		ucow_count(pages_filled, (unsigned long)bytes / UCOW_PAGE_SIZE);
 }
 
 /*
@@ -184,7 +184,7 @@ static void count_pages(int pages_stat, long bytes)
  * for. The faulting page first, with its wake; the others have nobody waiting yet.
  */
 static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_fault *f,
-				const struct pattern *p, int pages_stat)
+				const struct pattern *p, atomic_ulong *pages_filled)
 {
 	size_t stride = UCOW_PAGE_SIZE;
 	unsigned int count = window_strided(f->addr, r->end, ucow_cfg.fault_around, &stride);
@@ -207,11 +207,12 @@ static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_f
 		}
 		total += filled;
 	}
-	count_pages(pages_stat, total);
+	count_pages(pages_filled, total);
 	return 0;
 }
 
-int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pages_stat)
+int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f,
+		 atomic_ulong *pages_filled)
 {
 	const struct pattern *p = pattern_get((int)r->data);
 	uintptr_t end;
@@ -221,20 +222,20 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pa
 		return -EINVAL;
 	end = window_next(f->addr, r->end, ucow_cfg.fault_around);
 	if (end == f->addr + UCOW_PAGE_SIZE)
-		return pattern_fill_strided(r, f, p, pages_stat);
+		return pattern_fill_strided(r, f, p, pages_filled);
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
 		filled = ucow_answer_zero(f->addr, end - f->addr);
 	else
 		filled = pattern_copy((int)r->data, f->addr, end - f->addr, true);
 	if (filled < 0)
 		return (int)filled;
-	count_pages(pages_stat, filled);
+	count_pages(pages_filled, filled);
 	return 0;
 }
 
 int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	return pattern_fill(r, f, -1);
+	return pattern_fill(r, f, NULL);
 }
 
 #define MATERIALISE_PATIENCE_NS 1000000000ULL	/* 1 s of address-space changes */

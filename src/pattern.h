@@ -3,6 +3,7 @@
 #ifndef UCOW_PATTERN_H
 #define UCOW_PATTERN_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,7 +45,8 @@ long pattern_copy(int id, uintptr_t dst, size_t len, bool near);
 int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f);
 /* A policy's materialise operation for regions whose data is a pattern id (policy.h). */
 int pattern_materialise(const struct ucow_region *r, bool registered);
-/* The same, adding the pages it filled to counter @pages_stat (an enum ucow_stat; -1: none). */
-int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f, int pages_stat);
+/* The same, adding the pages it filled to the policy's counter @pages_filled (or NULL). */
+int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f,
+		 atomic_ulong *pages_filled);
 
 #endif

@@ -328,7 +328,7 @@ static int refpage_fault(const struct ucow_region *r, const struct ucow_fault *f
 	bool write = f->flags & UCOW_FAULT_WRITE;
 
 	ucow_stat_add(write ? UCOW_ST_RP_FAULTS_WRITE : UCOW_ST_RP_FAULTS_READ, 1);
-	return pattern_fill(r, f, UCOW_ST_RP_PAGES_FILLED);
+	return pattern_fill(r, f, &ucow_stats[UCOW_ST_RP_PAGES_FILLED]);
 }
 
 /* MADV_DONTNEED: the pages read the pattern again; a stream through them starts over. */

@@ -65,6 +65,23 @@ static inline void ucow_stat_add(enum ucow_stat id, unsigned long n)
 	atomic_fetch_add_explicit(&ucow_stats[id], n, memory_order_relaxed);
 }
 
+/* A policy's own counters: an array of atomic_ulong in its file, bumped from any thread. */
+static inline void ucow_count(atomic_ulong *counter, unsigned long n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+static inline unsigned long ucow_count_read(atomic_ulong *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+static inline void ucow_counts_reset(atomic_ulong *counters, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		atomic_store_explicit(&counters[i], 0, memory_order_relaxed);
+}
+
 /* snprintf-like: the JSON object for this process, without a newline. */
 int ucow_stats_format(char *buf, size_t size);
 /* Writes the object to UCOW_STATS (a path, appended, or stderr) if it is set. */
