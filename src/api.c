@@ -1,5 +1,5 @@
 /* api.c: the public functions of include/ucow.h that are not a policy's own. */
-#include "stats.h"
+#include "stats_report.h"
 #include "ucow.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -11,5 +11,5 @@ EXPORT const char *ucow_version(void)
 
 EXPORT long ucow_stats_json(char *buf, size_t size)
 {
-	return ucow_stats_format(buf, size);
+	return stats_format(buf, size);
 }

@@ -48,6 +48,8 @@ extern const struct ucow_knob ucow_knobs[];
 
 /* The process's configuration, filled by ucow_config_load() at start-up. */
 extern struct ucow_config ucow_cfg;
+/* True once the configuration is valid and UCOW_DISABLE is off. */
+extern bool ucow_enabled;
 
 typedef const char *(*ucow_getenv_fn)(const char *name);
 

@@ -23,7 +23,6 @@
 #include "compat.h"
 #include "fdtable.h"
 #include "filter_probe.h"
-#include "handler.h"
 #include "log.h"
 #include "source.h"
 #include "sys.h"
@@ -63,6 +62,7 @@ static struct {
 	atomic_bool kcmp_refused;	/* kcmp failed other than EBADF: copies cannot be checked */
 	atomic_int shared;		/* a copy in the program's table, or -1 */
 	atomic_int tid;			/* the handler thread, once it has its table */
+	atomic_bool handler_alive;	/* it serves requests (fdt_handler_enter until _exit) */
 	pid_t pid;			/* the process it serves */
 	pthread_mutex_t reinstall_lock;
 	void *bell;			/* the doorbell: registered, never touched */
@@ -229,6 +229,7 @@ int fdt_handler_enter(int uffd)
 	atomic_store(&fdt.shared, uffd);
 	fdt.pid = getpid();
 	atomic_store(&fdt.tid, (int)sys_gettid());
+	atomic_store(&fdt.handler_alive, true);
 	if (!fdt.bell) {
 		void *p = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
@@ -332,7 +333,7 @@ static long request(struct req *r)
 	unsigned int st;
 	long ret;
 
-	if (!fdt.bell_ok || !atomic_load(&fdt.tid) || !handler_running())
+	if (!fdt.bell_ok || !atomic_load(&fdt.tid) || !atomic_load(&fdt.handler_alive))
 		return -ENOTCONN;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -362,6 +363,11 @@ out:
 	pthread_mutex_unlock(&fdt.req_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
+}
+
+void fdt_handler_exit(void)
+{
+	atomic_store(&fdt.handler_alive, false);
 }
 
 bool fdt_doorbell(const struct uffd_msg *msg)
@@ -642,6 +648,7 @@ void fdt_fork_child(void)
 	fdt.fork_verified = false;
 	atomic_store(&fdt.shared, -1);
 	atomic_store(&fdt.tid, 0);
+	atomic_store(&fdt.handler_alive, false);
 	fdt.priv = -1;
 	fdt.bell_ok = false;
 	source_fork_child();

@@ -16,6 +16,8 @@
  */
 int fdt_handler_enter(int uffd);
 
+/* The handler thread stops serving (it exits): requests fail at once from now on. */
+void fdt_handler_exit(void);
 /*
  * Handler thread, for each UFFD_EVENT_REMOVE: whether it is a program thread ringing the
  * doorbell; if so the request is served here.

@@ -8,7 +8,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "config.h"
+#include "materialise.h"
 #include "filter_probe.h"
 #include "interpose.h"
 #include "region.h"

@@ -14,23 +14,26 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "engine.h"
+#include "config.h"
+#include "engine_fork.h"
 #include "fdtable.h"
+#include "fork.h"
 #include "interpose.h"
-#include "pattern.h"
+#include "materialise.h"
 #include "pin.h"
+#include "policy.h"
+#include "registration.h"
+#include "stats_report.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
 /* Whether the engine served this thread's fork: prepare, parent and child must agree. */
 static __thread bool fork_serving;
 
-static bool engine_serving(void)
-{
-	enum ucow_engine_mode mode = engine_mode();
-
-	return mode == UCOW_ENGINE_FULL || mode == UCOW_ENGINE_USER_ONLY;
-}
+#define FOR_EACH_FORK_OP(op) \
+	for_each_policy(pp) \
+		if ((*pp)->op) \
+			(*pp)->op()
 
 static void fork_prepare(void)
 {
@@ -38,8 +41,9 @@ static void fork_prepare(void)
 		return;
 	fork_serving = engine_serving();
 	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
-	 * serve faults while they are read, so this comes before the registry is locked. */
+	 * serve faults while they are read, so this comes before the registry is frozen. */
 	pin_fork_prepare();
+	FOR_EACH_FORK_OP(fork_prepare);
 	/* Nothing may change the registry or start the engine while memory is copied. */
 	if (fork_serving)
 		engine_fork_prepare();
@@ -52,21 +56,24 @@ static void fork_parent(void)
 	if (fork_serving)
 		engine_fork_parent();
 	pin_fork_parent();
+	FOR_EACH_FORK_OP(fork_parent);
 }
 
 static void fork_child(void)
 {
 	if (!ucow_enabled)
 		return;
-	pattern_fork_child();
+	stats_reset_all();
 	if (fork_serving)
 		fdt_fork_child_carry();
-	/* The copied ranges are mapped again before the engine registers them, and filled
-	 * once its handler runs. */
+	/* Memory a policy keeps for the child (pinned ranges copied) is mapped again before the
+	 * engine registers it, and filled once its handler runs. */
 	pin_fork_child_map();
+	FOR_EACH_FORK_OP(fork_child_early);
 	if (fork_serving)
 		engine_fork_child();
 	pin_fork_child_fill();
+	FOR_EACH_FORK_OP(fork_child);
 }
 
 /*

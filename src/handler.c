@@ -15,17 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
 #include "fdtable.h"
+#include "fill.h"
 #include "handler.h"
 #include "log.h"
 #include "placement.h"
 #include "policy.h"
 #include "region.h"
+#include "registration.h"
 #include "sigguard.h"
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
+#include "unmapped.h"
 #include "window.h"
 
 #define READ_BATCH 64
@@ -35,23 +37,23 @@
 
 static struct {
 	int uffd;
-	bool running;
+	atomic_bool running;
 	pthread_t thread;
 	atomic_uint period;	/* odd while a batch is being read and applied */
 	atomic_uint waiters;	/* threads in handler_barrier() */
 	struct uffd_msg *queue;	/* faults read, not yet answered: a ring in ucow's own pages */
 	atomic_int entered;	/* 1 once it has its own table, -errno if it could not */
 	size_t head, tail;
-} h;
+} handler;
 
 bool handler_running(void)
 {
-	return h.running;
+	return handler.running;
 }
 
 bool handler_pending(void)
 {
-	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
+	struct pollfd pfd = { .fd = handler.uffd, .events = POLLIN };
 
 	return poll(&pfd, 1, 0) > 0;
 }
@@ -70,27 +72,27 @@ void handler_barrier(void)
 {
 	unsigned int p;
 
-	if (!h.running || pthread_equal(pthread_self(), h.thread))
+	if (!handler.running || pthread_equal(pthread_self(), handler.thread))
 		return;
-	p = atomic_load(&h.period);
+	p = atomic_load(&handler.period);
 	if (!(p & 1))
 		return;
-	atomic_fetch_add(&h.waiters, 1);
-	while (atomic_load(&h.period) == p)
-		futex_wait(&h.period, p);
-	atomic_fetch_sub(&h.waiters, 1);
+	atomic_fetch_add(&handler.waiters, 1);
+	while (atomic_load(&handler.period) == p)
+		futex_wait(&handler.period, p);
+	atomic_fetch_sub(&handler.waiters, 1);
 }
 
 static void enter_busy(void)
 {
-	atomic_fetch_add(&h.period, 1);
+	atomic_fetch_add(&handler.period, 1);
 }
 
 static void enter_idle(void)
 {
-	atomic_fetch_add(&h.period, 1);
-	if (atomic_load(&h.waiters))
-		futex_wake_all(&h.period);
+	atomic_fetch_add(&handler.period, 1);
+	if (atomic_load(&handler.waiters))
+		futex_wake_all(&handler.period);
 }
 
 static void discard_one(const struct ucow_region *r, void *arg)
@@ -115,7 +117,7 @@ static void apply_event(const struct uffd_msg *msg)
 	case UFFD_EVENT_UNMAP:
 		ucow_stat_add(UCOW_ST_EVENTS_UNMAP, 1);
 		window_forget(msg->arg.remove.start, msg->arg.remove.end);
-		engine_unmapped_event(msg->arg.remove.start, msg->arg.remove.end);
+		unmapped_event(msg->arg.remove.start, msg->arg.remove.end, handler_pending);
 		break;
 	case UFFD_EVENT_REMAP:
 		ucow_stat_add(UCOW_ST_EVENTS_REMAP, 1);
@@ -142,20 +144,20 @@ static void apply_event(const struct uffd_msg *msg)
 static int read_messages(void)
 {
 	struct uffd_msg batch[READ_BATCH];
-	size_t room = QUEUE_SLOTS - (h.tail - h.head);
+	size_t room = QUEUE_SLOTS - (handler.tail - handler.head);
 	ssize_t n;
 
 	if (room == 0)
 		return 0;
 	if (room > READ_BATCH)
 		room = READ_BATCH;
-	n = read(h.uffd, batch, room * sizeof(batch[0]));
+	n = read(handler.uffd, batch, room * sizeof(batch[0]));
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	n /= (ssize_t)sizeof(batch[0]);
 	for (ssize_t i = 0; i < n; i++) {
 		if (batch[i].event == UFFD_EVENT_PAGEFAULT)
-			h.queue[h.tail++ % QUEUE_SLOTS] = batch[i];
+			handler.queue[handler.tail++ % QUEUE_SLOTS] = batch[i];
 		else
 			apply_event(&batch[i]);
 	}
@@ -175,8 +177,7 @@ static void give_up(const struct ucow_fault *f, const struct ucow_region *r, int
 		engine_unmanage(r->start, r->end);
 		return;
 	}
-	if ((engine_features() & UFFD_FEATURE_POISON) &&
-	    uffd_poison(h.uffd, f->addr, UCOW_PAGE_SIZE) > 0) {
+	if (fill_poison(f->addr) > 0) {
 		ucow_stat_add(UCOW_ST_POISONED, 1);
 		ucow_error(who, "cannot resolve a fault at %#lx (%s): page poisoned (SIGBUS on access)",
 			   (unsigned long)f->addr, strerror(-err));
@@ -233,7 +234,7 @@ static void resolve(const struct uffd_msg *msg)
 		} else {
 			/* Registered with us but unknown (grown by a call ucow did not see): the
 			 * kernel would give zeroes to new anonymous memory and to a shmem hole. */
-			ret = (int)ucow_answer_zero(f.addr, UCOW_PAGE_SIZE);
+			ret = (int)fill_zero(f.addr, UCOW_PAGE_SIZE);
 			/* Nothing filled: the range went (a fault that raced with its unmap). */
 			if (ret > 0)
 				ucow_stat_add(UCOW_ST_UNKNOWN_FAULTS, 1);
@@ -310,31 +311,33 @@ static int serve_batch(void)
 		if (ret < 0)
 			return ret;
 		total += ret;
-		while (h.head != h.tail) {
+		while (handler.head != handler.tail) {
 			/* A copy: resolving may read more messages into the ring. */
-			struct uffd_msg msg = h.queue[h.head++ % QUEUE_SLOTS];
+			struct uffd_msg msg = handler.queue[handler.head++ % QUEUE_SLOTS];
 
 			resolve(&msg);
 		}
-		engine_settle_doubts();
-	} while (engine_doubts_left());
+		unmapped_settle_doubts();
+	} while (unmapped_doubts_left());
 	return total;
 }
 
 static void *handler_main(void *arg)
 {
-	struct pollfd pfd = { .fd = h.uffd, .events = POLLIN };
+	struct pollfd pfd = { .fd = handler.uffd, .events = POLLIN };
 	bool served = false;
 	int ret;
 
 	sigguard_thread_blocked();
 	/* Before anything else, and before handler_start() returns: the program may close
 	 * every descriptor right after. */
-	ret = fdt_handler_enter(h.uffd);
-	atomic_store(&h.entered, ret < 0 ? ret : 1);
-	futex_wake_all((atomic_uint *)&h.entered);
+	ret = fdt_handler_enter(handler.uffd);
+	if (ret >= 0)
+		fill_bind_handler(handler.uffd);
+	atomic_store(&handler.entered, ret < 0 ? ret : 1);
+	futex_wake_all((atomic_uint *)&handler.entered);
 	if (ret < 0) {
-		h.running = false;
+		handler.running = false;
 		return NULL;
 	}
 	placement_init();
@@ -343,7 +346,7 @@ static void *handler_main(void *arg)
 		ret = wait_messages(&pfd, served);
 		if (ret < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
 			ucow_error("handler", "polling userfaultfd %d failed: "
-				   "managed memory is no longer served", h.uffd);
+				   "managed memory is no longer served", handler.uffd);
 			break;
 		}
 		enter_busy();
@@ -357,7 +360,8 @@ static void *handler_main(void *arg)
 		served = ret > 0;
 		source_reap();
 	}
-	h.running = false;
+	fdt_handler_exit();
+	handler.running = false;
 	return NULL;
 }
 
@@ -367,19 +371,19 @@ int handler_start(int uffd)
 	pthread_attr_t attr;
 	int ret;
 
-	if (!h.queue) {
+	if (!handler.queue) {
 		void *q = sys_mmap(NULL, UCOW_PAGE_UP(QUEUE_SLOTS * sizeof(struct uffd_msg)),
 				   PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 		if (q == MAP_FAILED)
 			return -ENOMEM;
-		h.queue = q;
+		handler.queue = q;
 	}
-	h.uffd = uffd;
-	h.head = h.tail = 0;
-	atomic_store(&h.entered, 0);
+	handler.uffd = uffd;
+	handler.head = handler.tail = 0;
+	atomic_store(&handler.entered, 0);
 	/* Busy until the thread first goes idle: a barrier before then waits for it. */
-	atomic_store(&h.period, 1);
+	atomic_store(&handler.period, 1);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -387,24 +391,24 @@ int handler_start(int uffd)
 	 * managed memory, whose faults only this thread can answer. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	h.running = true;
-	ret = pthread_create(&h.thread, &attr, handler_main, NULL);
+	handler.running = true;
+	ret = pthread_create(&handler.thread, &attr, handler_main, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (ret) {
-		h.running = false;
+		handler.running = false;
 		return -ret;
 	}
-	pthread_setname_np(h.thread, "ucow-handler");
-	while ((ret = atomic_load(&h.entered)) == 0)
-		futex_wait((atomic_uint *)&h.entered, 0);
+	pthread_setname_np(handler.thread, "ucow-handler");
+	while ((ret = atomic_load(&handler.entered)) == 0)
+		futex_wait((atomic_uint *)&handler.entered, 0);
 	return ret < 0 ? ret : 0;
 }
 
 void handler_fork_child(void)
 {
-	h.running = false;
-	h.head = h.tail = 0;
-	atomic_store(&h.period, 0);
-	atomic_store(&h.waiters, 0);
+	handler.running = false;
+	handler.head = handler.tail = 0;
+	atomic_store(&handler.period, 0);
+	atomic_store(&handler.waiters, 0);
 }

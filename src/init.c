@@ -10,12 +10,13 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "engine.h"
+#include "fork.h"
 #include "handler.h"
 #include "interpose.h"
 #include "lazy_memset.h"
 #include "log.h"
-#include "stats.h"
+#include "policy.h"
+#include "stats_report.h"
 #include "trap.h"
 
 extern char **environ;
@@ -118,6 +119,9 @@ __attribute__((constructor)) static void ucow_init(void)
 	ucow_enabled = true;
 	trap_init();
 	lazy_memset_init();
+	for_each_policy(pp)
+		if ((*pp)->init)
+			(*pp)->init();
 }
 
 __attribute__((destructor)) static void ucow_fini(void)
@@ -126,6 +130,6 @@ __attribute__((destructor)) static void ucow_fini(void)
 		return;
 	/* The last fault's counters are bumped after its thread was woken. */
 	handler_barrier();
-	engine_account(0, UINTPTR_MAX);
-	ucow_stats_write();
+	stats_account(0, UINTPTR_MAX);
+	stats_write();
 }

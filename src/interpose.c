@@ -9,15 +9,16 @@
 #include <sys/mman.h>
 #include <sys/vfs.h>
 
-#include "engine.h"
+#include "config.h"
 #include "handler.h"
 #include "interpose.h"
 #include "lazy_memset.h"
-#include "pin.h"
 #include "policy.h"
-#include "refpage.h"
 #include "region.h"
+#include "registration.h"
+#include "stats_report.h"
 #include "sys.h"
+#include "unmap.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -78,13 +79,30 @@ static void follow_own_move(uintptr_t from, uintptr_t to, size_t len)
 		registry_move(&ucow_registry, from, to, len, false);	/* eager: no event */
 }
 
-static int manage_new(void *p, size_t len, int prot, int fd, off_t off,
-		      const struct ucow_policy *policy, uint64_t data)
+/* The policy that claims @call, asked in table order (NULL: none), or an error for the mmap. */
+static const struct ucow_policy *claim(struct ucow_mmap_call *call, uint64_t *data, int *err)
 {
-	if (policy == &ucow_refpage_policy)
-		return refpage_manage((uintptr_t)p, len, prot, data);
-	engine_manage((uintptr_t)p, len, policy, fd, (uint64_t)off, data, prot);
-	return 0;
+	const struct ucow_policy *policy;
+
+	*err = 0;
+	for_each_policy(pp) {
+		policy = *pp;
+		if (!policy->claim)
+			continue;
+		*err = policy->claim(call, data);
+		if (*err > 0)
+			return policy;
+		if (*err < 0)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Every claiming policy has a manage operation: the claim says what manage expects. */
+static int manage_new(void *p, const struct ucow_mmap_call *call, const struct ucow_policy *policy,
+		      uint64_t data)
+{
+	return policy->manage((uintptr_t)p, call, data);
 }
 
 /*
@@ -94,20 +112,22 @@ static int manage_new(void *p, size_t len, int prot, int fd, off_t off,
  * reader sees the old mapping or the managed one, never the kernel's fill. Returns NULL when
  * the plain path must be taken instead.
  */
-static void *map_fixed_managed(void *addr, size_t len, int prot, int flags, int fd, off_t off,
+static void *map_fixed_managed(const struct ucow_mmap_call *call,
 			       const struct ucow_policy *policy, uint64_t data)
 {
-	size_t plen = UCOW_PAGE_UP(len);
+	void *addr = call->addr;
+	size_t len = call->len, plen = UCOW_PAGE_UP(len);
 	bool managed;
 	void *tmp, *p;
 	int ret;
 
 	if (((uintptr_t)addr & ~UCOW_PAGE_MASK) || len == 0)
 		return NULL;
-	tmp = next_mmap(NULL, len, prot, flags & ~(MAP_FIXED | MAP_FIXED_NOREPLACE), fd, off);
+	tmp = next_mmap(NULL, len, call->prot, call->flags & ~(MAP_FIXED | MAP_FIXED_NOREPLACE),
+			call->fd, call->off);
 	if (tmp == MAP_FAILED)
 		return NULL;
-	ret = manage_new(tmp, len, prot, fd, off, policy, data);
+	ret = manage_new(tmp, call, policy, data);
 	if (ret < 0) {
 		/* refpage_manage unmapped it: the call fails, as it would in place. */
 		errno = -ret;
@@ -130,7 +150,10 @@ static void *map_fixed_managed(void *addr, size_t len, int prot, int flags, int 
 
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	const struct ucow_policy *policy = NULL;
+	struct ucow_mmap_call call = {
+		.addr = addr, .len = len, .prot = prot, .flags = flags, .fd = fd, .off = off,
+	};
+	const struct ucow_policy *policy;
 	uint64_t data = 0;
 	bool replaces;
 	int saved_errno, ret;
@@ -138,20 +161,20 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 
 	if (!ucow_enabled)
 		return next_mmap(addr, len, prot, flags, fd, off);
-	if (fd >= 0 && !(flags & MAP_ANONYMOUS) && on_tmpfs(fd)) {
-		/* A refpage fd becomes anonymous memory here, before the other claims. */
-		ret = refpage_claim(&flags, &fd, &data);
-		if (ret < 0) {
-			errno = -ret;
-			return MAP_FAILED;
-		}
-		policy = ret ? &ucow_refpage_policy : shmem_holes_claim(prot, flags, fd, &data);
+	call.tmpfs = fd >= 0 && !(flags & MAP_ANONYMOUS) && on_tmpfs(fd);
+	policy = claim(&call, &data, &ret);
+	if (ret < 0) {
+		errno = -ret;
+		return MAP_FAILED;
 	}
+	/* A claim may have rewritten the call into what the kernel must be given. */
+	flags = call.flags;
+	fd = call.fd;
 	/* MAP_FIXED_NOREPLACE (with or without MAP_FIXED) never replaces: the plain path fails
 	 * with the kernel's EEXIST. */
 	if (policy && (flags & MAP_FIXED) && !(flags & MAP_FIXED_NOREPLACE)) {
 		saved_errno = errno;
-		p = map_fixed_managed(addr, len, prot, flags, fd, off, policy, data);
+		p = map_fixed_managed(&call, policy, data);
 		if (p) {
 			if (p != MAP_FAILED)
 				errno = saved_errno;
@@ -169,7 +192,7 @@ EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 		registry_remove(&ucow_registry, (uintptr_t)p, (uintptr_t)p + UCOW_PAGE_UP(len));
 	}
 	if (policy) {
-		ret = manage_new(p, len, prot, fd, off, policy, data);
+		ret = manage_new(p, &call, policy, data);
 		if (ret < 0) {
 			saved_errno = -ret;
 			p = MAP_FAILED;
@@ -185,7 +208,7 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 EXPORT int munmap(void *addr, size_t len)
 {
 	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);
-	struct engine_unmap u;
+	struct unmap_first u;
 	int ret, saved_errno;
 
 	if (!ucow_enabled || !managed_range(addr, len))
@@ -193,11 +216,11 @@ EXPORT int munmap(void *addr, size_t len)
 	/* Only a call the kernel will carry out (munmap fails whole or not at all). */
 	if ((start & ~UCOW_PAGE_MASK) || len == 0 || end < start)
 		return next_munmap(addr, len);
-	engine_account(start, end);
-	engine_unmap_begin(start, end, &u);
+	stats_account(start, end);
+	unmap_begin(start, end, &u);
 	ret = next_munmap(addr, len);
 	saved_errno = errno;
-	engine_unmap_end(start, end, &u, ret == 0);
+	unmap_end(start, end, &u, ret == 0);
 	errno = saved_errno;
 	return ret;
 }
@@ -264,34 +287,28 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	saved_errno = errno;
 	handler_barrier();
 	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, src_managed);
-	if (olen && nlen > olen)
-		refpage_grown((uintptr_t)p + olen, (uintptr_t)p + nlen);
-	lazy_memset_remapped(o, olen, (uintptr_t)p, nlen, flags);
+	for_each_policy(pp)
+		if ((*pp)->remapped)
+			(*pp)->remapped(o, olen, (uintptr_t)p, nlen, flags);
 	errno = saved_errno;
 	return p;
 }
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
 {
+	uintptr_t start = UCOW_PAGE_DOWN(addr), end = UCOW_PAGE_UP((uintptr_t)addr + len);
 	int ret = ucow_next.mprotect ? ucow_next.mprotect(addr, len, prot)
 				     : sys_mprotect(addr, len, prot);
+	int saved_errno = errno;
 
-	if (ret == 0 && ucow_enabled && managed_range(addr, len)) {
-		int saved_errno = errno;
-
-		registry_protect(&ucow_registry, UCOW_PAGE_DOWN(addr),
-				 UCOW_PAGE_UP((uintptr_t)addr + len), prot);
-		errno = saved_errno;
-	}
-	/* Write access is back: pinned pages are made exclusive again before the program
-	 * writes, so that the write lands in the page the device holds. */
-	if (ret == 0 && (prot & PROT_WRITE) && pin_overlaps(UCOW_PAGE_DOWN(addr),
-							    UCOW_PAGE_UP((uintptr_t)addr + len))) {
-		int saved_errno = errno;
-
-		pin_reassert(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len));
-		errno = saved_errno;
-	}
+	if (ret < 0 || !ucow_enabled)
+		return ret;
+	if (managed_range(addr, len))
+		registry_protect(&ucow_registry, start, end, prot);
+	for_each_policy(pp)
+		if ((*pp)->protected)
+			(*pp)->protected(start, end, prot);
+	errno = saved_errno;
 	return ret;
 }
 
@@ -303,21 +320,27 @@ static int next_madvise(void *addr, size_t len, int advice)
 
 /*
  * Discards on managed memory reach the handler as UFFD_EVENT_REMOVE before the kernel
- * zaps the pages, in kernel order with faults; only memory ucow filled itself (eager
- * reference pages) needs more. The definition is the hook later policies (lazy memset,
- * pins) build on.
+ * zaps the pages, in kernel order with faults. What else a policy must do around advice
+ * (memory it filled itself, deferred values under MADV_HUGEPAGE, ...) is its advise hooks'.
+ * A misaligned address fails with EINVAL whatever ucow does: it goes straight through.
  */
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
-	if (ucow_enabled)
-		lazy_memset_advise(UCOW_PAGE_DOWN(addr), UCOW_PAGE_UP((uintptr_t)addr + len), advice);
-	if (ucow_enabled && managed_range(addr, len)) {
-		int ret = refpage_madvise(addr, len, advice, next_madvise);
+	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);
+	int given = advice, ret, saved_errno;
 
-		if (ret == 0)
-			shmem_holes_advise(UCOW_PAGE_DOWN(addr),
-					   UCOW_PAGE_UP((uintptr_t)addr + len), advice);
+	if (!ucow_enabled || (start & ~UCOW_PAGE_MASK) || end < start)
+		return next_madvise(addr, len, advice);
+	for_each_policy(pp)
+		if ((*pp)->advise_before)
+			given = (*pp)->advise_before(start, end, given);
+	ret = next_madvise(addr, len, given);
+	if (ret < 0)
 		return ret;
-	}
-	return next_madvise(addr, len, advice);
+	saved_errno = errno;
+	for_each_policy(pp)
+		if ((*pp)->advise_after)
+			(*pp)->advise_after(start, end, advice);
+	errno = saved_errno;
+	return ret;
 }

@@ -27,7 +27,4 @@ void interpose_resolve(void);
 /* Whether @addr lies in ucow's own code: calls ucow makes itself are never interposed. */
 bool interpose_own_caller(const void *addr);
 
-/* Registers ucow's fork handlers (pthread_atfork); called first thing at start-up. */
-void fork_init(void);
-
 #endif

@@ -1039,12 +1039,21 @@ static void lazy_account(const struct ucow_region *r)
 	close(pm);
 }
 
+static int lazy_advise_before(uintptr_t start, uintptr_t end, int advice)
+{
+	lazy_memset_advise(start, end, advice);
+	return advice;
+}
+
 const struct ucow_policy ucow_lazy_memset_policy = {
+	.advise_before = lazy_advise_before,
+	.remapped = lazy_memset_remapped,
+	.stats_json = lazy_memset_stats_json,
 	.name = "lazy-memset",
 	.fault = pattern_fault,
 	/* The kernel knows nothing of the value: a fault it cannot resolve is poisoned. */
 	.kernel_fallback = false,
-	.regions_stat = UCOW_ST_LM_REGIONS,
+	.regions_counter = &ucow_stats[UCOW_ST_LM_REGIONS],
 	.account = lazy_account,
 	.discard = lazy_discard,
 	.materialise = pattern_materialise,

@@ -10,7 +10,7 @@
 #include <sys/sysinfo.h>
 
 #include "config.h"
-#include "engine.h"
+#include "fill.h"
 #include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
@@ -155,7 +155,7 @@ long pattern_copy(int id, uintptr_t dst, size_t len, bool near)
 	for (uintptr_t addr = dst; addr < dst + len; addr += CHUNK) {
 		size_t n = dst + len - addr < CHUNK ? dst + len - addr : CHUNK;
 
-		filled = ucow_answer_copy_quiet(addr, p->chunk, n);
+		filled = fill_copy_quiet(addr, p->chunk, n);
 		if (filled < 0) {
 			if (addr == dst) {
 				placement_home(cpu);
@@ -167,7 +167,7 @@ long pattern_copy(int id, uintptr_t dst, size_t len, bool near)
 		total += filled;
 	}
 	placement_leave(cpu);
-	ucow_answer_wake(dst, len);
+	fill_wake(dst, len);
 	placement_home(cpu);
 	return total;
 }
@@ -196,10 +196,10 @@ static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_f
 		uintptr_t at = f->addr + i * stride;
 
 		if (zero)
-			filled = ucow_answer_zero(at, UCOW_PAGE_SIZE);
+			filled = fill_zero(at, UCOW_PAGE_SIZE);
 		else
-			filled = i ? ucow_answer_copy_quiet(at, p->chunk, UCOW_PAGE_SIZE)
-				   : ucow_answer_copy(at, p->chunk, UCOW_PAGE_SIZE);
+			filled = i ? fill_copy_quiet(at, p->chunk, UCOW_PAGE_SIZE)
+				   : fill_copy(at, p->chunk, UCOW_PAGE_SIZE);
 		if (filled < 0) {
 			if (i == 0)
 				return (int)filled;
@@ -224,7 +224,7 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f,
 	if (end == f->addr + UCOW_PAGE_SIZE)
 		return pattern_fill_strided(r, f, p, pages_filled);
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
-		filled = ucow_answer_zero(f->addr, end - f->addr);
+		filled = fill_zero(f->addr, end - f->addr);
 	else
 		filled = pattern_copy((int)r->data, f->addr, end - f->addr, true);
 	if (filled < 0)
@@ -252,7 +252,7 @@ static int fill_run(const struct pattern *p, uintptr_t start, uintptr_t end)
 
 	while (at < end) {
 		size_t n = end - at < CHUNK ? end - at : CHUNK;
-		long filled = p->zero ? ucow_answer_zero(at, n) : ucow_answer_copy(at, p->chunk, n);
+		long filled = p->zero ? fill_zero(at, n) : fill_copy(at, p->chunk, n);
 
 		if (filled == -EAGAIN && sys_now_ns() < deadline) {
 			sched_yield();

@@ -31,7 +31,7 @@ void pattern_fork_child(void);
  * pattern @id and wakes their threads. With @near, a large fill is made on the faulting
  * thread's CPU (placement.h): for memory a program maps, fills and unmaps again and again,
  * whose pages come back through that CPU's free lists. Returns the bytes filled, or -errno
- * when not even the first page could be answered (as ucow_answer_copy). Handler thread only.
+ * when not even the first page could be answered (as fill_copy). Handler thread only.
  */
 long pattern_copy(int id, uintptr_t dst, size_t len, bool near);
 

@@ -2,11 +2,10 @@
  * offered to them. A new policy is one file and one row here. */
 #include <stddef.h>
 
+#include "lazy_memset.h"
 #include "policy.h"
-
-extern const struct ucow_policy ucow_refpage_policy;
-extern const struct ucow_policy ucow_shmem_holes_policy;
-extern const struct ucow_policy ucow_lazy_memset_policy;
+#include "refpage.h"
+#include "shmem_holes.h"
 
 const struct ucow_policy *const ucow_policies[] = {
 	&ucow_refpage_policy,		/* first: a refpage fd is a memfd the others would take */

@@ -110,8 +110,8 @@ struct ucow_policy {
 	void (*released)(const struct ucow_region *r);
 
 	/* ---- statistics (UCOW_STATS) ---- */
-	/* Counted when a region of this policy is registered. */
-	enum ucow_stat regions_stat;
+	/* Bumped when a region of this policy is registered (one of its own counters). */
+	atomic_ulong *regions_counter;
 	/* Measures what @r holds before it is unmapped. */
 	void (*account)(const struct ucow_region *r);
 	/* This policy's group of the stats object, ',"name":{...}', snprintf-like. */
@@ -125,14 +125,5 @@ extern const struct ucow_policy *const ucow_policies[];
 
 /* for_each_policy(pp) { (*pp)->... }: @pp walks the table. */
 #define for_each_policy(pp) for (const struct ucow_policy *const *pp = ucow_policies; *pp; pp++)
-
-extern const struct ucow_policy ucow_shmem_holes_policy;
-
-/* Called by interposed mmap for an fd on tmpfs (the caller checked): a policy claims the
- * new mapping, or returns NULL. */
-const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data);
-/* Interposed madvise, after a successful call: MADV_HUGEPAGE and MADV_NOHUGEPAGE over
- * managed shmem mappings choose how their writes are filled. */
-void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice);
 
 #endif

@@ -10,12 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "engine.h"
 #include "handler.h"
 #include "log.h"
 #include "pattern.h"
 #include "refpage.h"
 #include "region.h"
+#include "registration.h"
 #include "stats.h"
 #include "sys.h"
 #include "ucow.h"
@@ -42,6 +44,25 @@
 /* refpage_claim() -> refpage_manage(): the low 32 bits of data are the pattern id. */
 #define DATA_ID(data) ((int)((data) & 0xffffffffu))
 #define DATA_EAGER (1ULL << 32)	/* MAP_POPULATE or MAP_LOCKED: every page wanted now */
+
+/* This policy's counters (UCOW_STATS: the "refpage" group). */
+enum refpage_counter {
+	RP_FDS,			/* ucow_refpage_create() successes */
+	RP_REGIONS,		/* mappings managed by userfaultfd */
+	RP_REGIONS_ZERO,	/* zero patterns: plain anonymous memory */
+	RP_REGIONS_EAGER,	/* mappings filled when mapped (no userfaultfd, populate) */
+	RP_BYTES_EAGER,		/* bytes ucow wrote eagerly (mmap, refills, mremap) */
+	RP_FAULTS_READ,
+	RP_FAULTS_WRITE,
+	RP_PAGES_FILLED,	/* pages filled with the pattern by faults (windows included) */
+	RP__COUNT,
+};
+static atomic_ulong refpage_counts[RP__COUNT];
+
+static void rp_count(enum refpage_counter id, unsigned long n)
+{
+	ucow_count(&refpage_counts[id], n);
+}
 
 /* Regions ucow filled itself (no userfaultfd): madvise and mremap must refill them. */
 static const struct ucow_policy refpage_eager_policy;
@@ -106,7 +127,7 @@ EXPORT int ucow_refpage_create(const void *content, size_t size, unsigned long f
 		err = -id;
 		goto out_close;
 	}
-	ucow_stat_add(UCOW_ST_RP_FDS, 1);
+	rp_count(RP_FDS, 1);
 	return fd;
 
 out_close:
@@ -143,9 +164,18 @@ static int refpage_pattern_of(int fd)
 	return pattern_intern(page, UCOW_PAGE_SIZE);
 }
 
-int refpage_claim(int *flags, int *fd, uint64_t *data)
+/*
+ * A refpage fd becomes private anonymous memory here, before the other claims see it.
+ * MAP_SHARED fails with EINVAL, as for any mapping a refpage cannot give.
+ */
+static int refpage_claim(struct ucow_mmap_call *call, uint64_t *data)
 {
-	int id = refpage_pattern_of(*fd);
+	int *flags = &call->flags, *fd = &call->fd;
+	int id;
+
+	if (!call->tmpfs)
+		return 0;
+	id = refpage_pattern_of(*fd);
 
 	if (id <= 0)
 		return id;
@@ -160,9 +190,10 @@ int refpage_claim(int *flags, int *fd, uint64_t *data)
 		*data |= DATA_EAGER;
 	*flags = (*flags & ~(MAP_TYPE | MAP_POPULATE)) | MAP_PRIVATE | MAP_ANONYMOUS;
 	*fd = -1;
+	call->tmpfs = false;
 	if (pattern_is_zero(id)) {
 		/* Plain anonymous memory already reads as this pattern. */
-		ucow_stat_add(UCOW_ST_RP_REGIONS_ZERO, 1);
+		rp_count(RP_REGIONS_ZERO, 1);
 		if (*data & DATA_EAGER)
 			*flags |= MAP_POPULATE;
 		return 0;
@@ -180,7 +211,7 @@ static int write_pattern(uintptr_t start, uintptr_t end, int prot, int id)
 	pattern_write(id, (void *)start, end - start);
 	if (!writable && sys_mprotect((void *)start, end - start, prot) < 0)
 		return -errno;
-	ucow_stat_add(UCOW_ST_RP_BYTES_EAGER, end - start);
+	rp_count(RP_BYTES_EAGER, end - start);
 	return 0;
 }
 
@@ -204,17 +235,13 @@ static int fill_eagerly(uintptr_t start, size_t len, int prot, int id)
 	}
 	/* Recorded so that munmap, mremap, mprotect and madvise keep it true. */
 	handler_barrier();
-	ret = registry_insert(&ucow_registry, &r);
-	if (ret == -EEXIST) {
-		registry_remove(&ucow_registry, r.start, r.end);
-		ret = registry_insert(&ucow_registry, &r);
-	}
+	ret = registration_record(&r);
 	if (ret < 0)
 		ucow_info("refpage", "cannot record %#lx-%#lx: %s; MADV_DONTNEED there will read "
 			  "zeroes", (unsigned long)r.start, (unsigned long)r.end, strerror(-ret));
 	else
 		atomic_store_explicit(&have_eager, true, memory_order_release);
-	ucow_stat_add(UCOW_ST_RP_REGIONS_EAGER, 1);
+	rp_count(RP_REGIONS_EAGER, 1);
 	return 0;
 }
 
@@ -225,8 +252,10 @@ static bool first_page_present(uintptr_t start)
 	return mincore((void *)start, UCOW_PAGE_SIZE, &vec) == 0 && (vec & 1);
 }
 
-int refpage_manage(uintptr_t start, size_t len, int prot, uint64_t data)
+static int refpage_manage(uintptr_t start, const struct ucow_mmap_call *call, uint64_t data)
 {
+	size_t len = call->len;
+	int prot = call->prot;
 	static atomic_flag told = ATOMIC_FLAG_INIT;
 	int id = DATA_ID(data);
 
@@ -242,93 +271,65 @@ int refpage_manage(uintptr_t start, size_t len, int prot, uint64_t data)
 	return fill_eagerly(start, len, prot, id);
 }
 
-struct eager_ranges {
-	size_t n;
-	uintptr_t more;		/* where to look again when the array was full, or 0 */
-	struct ucow_region v[16];
-};
-
-static void collect_eager(const struct ucow_region *r, void *arg)
+static void refill_one(const struct ucow_region *r, void *arg)
 {
-	struct eager_ranges *e = arg;
-
 	if (r->policy != &refpage_eager_policy)
 		return;
-	if (e->n == sizeof(e->v) / sizeof(e->v[0])) {
-		if (!e->more)
-			e->more = r->start;
-		return;
-	}
-	e->v[e->n++] = *r;
+	if (write_pattern(r->start, r->end, r->prot, DATA_ID(r->data)))
+		ucow_warn("refpage", "cannot refill %#lx-%#lx with the pattern",
+			  (unsigned long)r->start, (unsigned long)r->end);
 }
 
-/* The eager refpage regions in [start, end), some at a time: written outside the lock. */
+/* The eager refpage regions in [start, end): written outside the registry lock. */
 static void refill_eager(uintptr_t start, uintptr_t end)
 {
-	struct eager_ranges e;
+	registry_walk(&ucow_registry, start, end, refill_one, NULL);
+}
 
-	do {
-		e.n = 0;
-		e.more = 0;
-		registry_foreach(&ucow_registry, start, end, collect_eager, &e);
-		for (size_t i = 0; i < e.n; i++) {
-			const struct ucow_region *r = &e.v[i];
-
-			if (write_pattern(r->start, r->end, r->prot, DATA_ID(r->data)))
-				ucow_warn("refpage", "cannot refill %#lx-%#lx with the pattern",
-					  (unsigned long)r->start, (unsigned long)r->end);
-		}
-		start = e.more;
-	} while (start);
+static bool is_eager(const struct ucow_region *r, void *arg)
+{
+	return r->policy == &refpage_eager_policy;
 }
 
 static bool has_eager(uintptr_t start, uintptr_t end)
 {
-	struct eager_ranges e = { 0 };
-
-	registry_foreach(&ucow_registry, start, end, collect_eager, &e);
-	return e.n != 0;
+	return atomic_load_explicit(&have_eager, memory_order_acquire) &&
+	       registry_any(&ucow_registry, start, end, is_eager, NULL);
 }
 
-int refpage_madvise(void *addr, size_t len, int advice,
-		    int (*next)(void *addr, size_t len, int advice))
+/*
+ * Eagerly filled mappings get no fault when their pages go. Pages freed lazily would read
+ * zero once reclaimed, and no fault would say so: keeping them is an answer MADV_FREE allows;
+ * WILLNEED checks the range as FREE would.
+ */
+static int refpage_advise_before(uintptr_t start, uintptr_t end, int advice)
 {
-	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);
-	bool discard = advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED;
-	int ret;
-
-	if ((!discard && advice != MADV_FREE) ||
-	    !atomic_load_explicit(&have_eager, memory_order_acquire) || (start & ~UCOW_PAGE_MASK) ||
-	    !has_eager(start, end))
-		return next(addr, len, advice);
-	/*
-	 * Pages freed lazily would read zero once reclaimed, and no fault would say so. Keeping
-	 * them is an answer MADV_FREE allows; WILLNEED checks the range as FREE would.
-	 */
-	if (advice == MADV_FREE)
-		return next(addr, len, MADV_WILLNEED);
-	ret = next(addr, len, advice);
-	if (ret == 0) {
-		int saved_errno = errno;
-
-		refill_eager(start, end);
-		errno = saved_errno;
-	}
-	return ret;
+	if (advice == MADV_FREE && has_eager(start, end))
+		return MADV_WILLNEED;
+	return advice;
 }
 
-void refpage_grown(uintptr_t start, uintptr_t end)
+/* MADV_DONTNEED over eagerly filled pages: they read the pattern again. */
+static void refpage_advise_after(uintptr_t start, uintptr_t end, int advice)
 {
-	if (start < end && atomic_load_explicit(&have_eager, memory_order_acquire))
+	if ((advice == MADV_DONTNEED || advice == MADV_DONTNEED_LOCKED) && has_eager(start, end))
 		refill_eager(start, end);
+}
+
+/* mremap grew an eagerly filled mapping: what it added reads the pattern too. */
+static void refpage_remapped(uintptr_t old, size_t old_len, uintptr_t new, size_t new_len,
+			     int flags)
+{
+	if (old_len && new_len > old_len && atomic_load_explicit(&have_eager, memory_order_acquire))
+		refill_eager(new + old_len, new + new_len);
 }
 
 static int refpage_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	bool write = f->flags & UCOW_FAULT_WRITE;
 
-	ucow_stat_add(write ? UCOW_ST_RP_FAULTS_WRITE : UCOW_ST_RP_FAULTS_READ, 1);
-	return pattern_fill(r, f, &ucow_stats[UCOW_ST_RP_PAGES_FILLED]);
+	rp_count(write ? RP_FAULTS_WRITE : RP_FAULTS_READ, 1);
+	return pattern_fill(r, f, &refpage_counts[RP_PAGES_FILLED]);
 }
 
 /* MADV_DONTNEED: the pages read the pattern again; a stream through them starts over. */
@@ -337,13 +338,42 @@ static void refpage_discard(const struct ucow_region *r, uintptr_t start, uintpt
 	window_forget(start, end);
 }
 
+static unsigned long rp_read(enum refpage_counter id)
+{
+	return ucow_count_read(&refpage_counts[id]);
+}
+
+static int refpage_stats_json(char *buf, size_t size)
+{
+	return snprintf(buf, size,
+		",\"refpage\":{\"fds_created\":%lu,\"regions\":%lu,\"regions_zero\":%lu,"
+		"\"regions_eager\":%lu,\"bytes_filled_eagerly\":%lu,\"faults_read\":%lu,"
+		"\"faults_write\":%lu,\"pages_filled\":%lu}",
+		rp_read(RP_FDS), rp_read(RP_REGIONS), rp_read(RP_REGIONS_ZERO),
+		rp_read(RP_REGIONS_EAGER), rp_read(RP_BYTES_EAGER), rp_read(RP_FAULTS_READ),
+		rp_read(RP_FAULTS_WRITE), rp_read(RP_PAGES_FILLED));
+}
+
+static void refpage_stats_reset(void)
+{
+	ucow_counts_reset(refpage_counts, RP__COUNT);
+}
+
 const struct ucow_policy ucow_refpage_policy = {
 	.name = "refpage",
+	.claim = refpage_claim,
+	.manage = refpage_manage,
 	.fault = refpage_fault,
 	.kernel_fallback = false,	/* the kernel knows no pattern: poison, never zeroes */
-	.regions_stat = UCOW_ST_RP_REGIONS,
 	.discard = refpage_discard,
+	.advise_before = refpage_advise_before,
+	.advise_after = refpage_advise_after,
+	.remapped = refpage_remapped,
+	.fork_child_early = pattern_fork_child,
 	.materialise = pattern_materialise,
+	.regions_counter = &refpage_counts[RP_REGIONS],
+	.stats_json = refpage_stats_json,
+	.stats_reset = refpage_stats_reset,
 };
 
 /* Registered only in a fork child that re-registers every region: a fault there (after a
@@ -352,7 +382,6 @@ static const struct ucow_policy refpage_eager_policy = {
 	.name = "refpage",
 	.fault = refpage_fault,
 	.kernel_fallback = false,
-	.regions_stat = UCOW_ST_RP_REGIONS_EAGER,
 	.discard = refpage_discard,
 	.materialise = pattern_materialise,
 };

@@ -3,23 +3,47 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "engine.h"
+#include "fill.h"
 #include "filter_probe.h"
 #include "fdtable.h"
 #include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
 #include "policy.h"
+#include "shmem_holes.h"
 #include "region.h"
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
 #include "window.h"
+
+/* This policy's counters (UCOW_STATS: the "shmem_holes" group). */
+enum shmem_holes_counter {
+	SH_REGIONS,
+	SH_FAULTS_READ,
+	SH_FAULTS_WRITE,
+	SH_ZERO_MAPPED,
+	SH_FILLED_PRIVATE,
+	SH_PAGECACHE_AVOIDED,
+	SH_PAGECACHE_FILLED,
+	SH_HOLE_PAGES_WRITTEN,	/* measured when a mapping goes: see shmem_holes_account */
+	SH_HOLE_PAGES_ZERO,
+	SH_PRIVATE_PAGES,
+	SH__COUNT,
+};
+static atomic_ulong shmem_holes_counts[SH__COUNT];
+
+static void sh_count(enum shmem_holes_counter id, unsigned long n)
+{
+	ucow_count(&shmem_holes_counts[id], n);
+}
 
 /* A regular file (not a device node or a directory on the tmpfs the caller found). */
 static bool is_regular(int fd)
@@ -48,19 +72,29 @@ static bool mode_is(const struct ucow_region *r, enum ucow_shmem_mode mode)
 	return (r->data & SH_MODE_MASK) == (uint64_t)mode;
 }
 
-const struct ucow_policy *shmem_holes_claim(int prot, int flags, int fd, uint64_t *data)
+/* A MAP_PRIVATE mapping of a regular file on tmpfs. */
+static int shmem_holes_claim(struct ucow_mmap_call *call, uint64_t *data)
 {
-	if (ucow_cfg.shmem_holes == UCOW_SHMEM_OFF || fd < 0)
-		return NULL;
-	if ((flags & MAP_TYPE) != MAP_PRIVATE || !is_regular(fd))
-		return NULL;
+	if (ucow_cfg.shmem_holes == UCOW_SHMEM_OFF || !call->tmpfs)
+		return 0;
+	if ((call->flags & MAP_TYPE) != MAP_PRIVATE || !is_regular(call->fd))
+		return 0;
 	*data = (uint64_t)ucow_cfg.shmem_holes;
 	if (!zero_pattern)
 		zero_pattern = pattern_of_byte(0);
-	return &ucow_shmem_holes_policy;
+	return 1;
 }
 
-void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice)
+static int shmem_holes_manage(uintptr_t start, const struct ucow_mmap_call *call, uint64_t data)
+{
+	/* A range that cannot be managed is the kernel's: the mmap succeeds all the same. */
+	engine_manage(start, call->len, &ucow_shmem_holes_policy, call->fd, (uint64_t)call->off,
+		      data, call->prot);
+	return 0;
+}
+
+/* MADV_HUGEPAGE and MADV_NOHUGEPAGE choose how writes to holes are filled. */
+static void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice)
 {
 	uint64_t data = (uint64_t)ucow_cfg.shmem_holes;
 
@@ -78,12 +112,12 @@ void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice)
 /* A write to a hole: one private page of zeroes, the file untouched. */
 static int fill_private(uintptr_t addr)
 {
-	long filled = ucow_answer_copy(addr, ucow_zero_page, UCOW_PAGE_SIZE);
+	long filled = fill_copy(addr, fill_zeroes, UCOW_PAGE_SIZE);
 
 	if (filled < 0)
 		return (int)filled;
 	if (filled) {
-		ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, 1);
+		sh_count(SH_FILLED_PRIVATE, 1);
 	}
 	return 0;
 }
@@ -147,10 +181,10 @@ static int map_zero_range(uintptr_t start, uintptr_t end)
 
 	if (start >= end)
 		return 0;
-	filled = ucow_answer_zero(start, end - start);
+	filled = fill_zero(start, end - start);
 	if (filled < 0)
 		return (int)filled;
-	ucow_stat_add(UCOW_ST_SH_ZERO_MAPPED, (unsigned long)filled / UCOW_PAGE_SIZE);
+	sh_count(SH_ZERO_MAPPED, (unsigned long)filled / UCOW_PAGE_SIZE);
 	return 0;
 }
 
@@ -212,7 +246,7 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
 	filled = pattern_copy(zero_pattern, addr, end - addr, false);
 	if (filled < 0)
 		return filled;
-	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
+	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
 	return (long)end;
 }
 
@@ -295,7 +329,7 @@ static int fill_window_private(const struct ucow_region *r, const struct ucow_fa
 	filled = pattern_copy(zero_pattern, start, end - start, false);
 	if (filled < 0)
 		return (int)filled;
-	ucow_stat_add(UCOW_ST_SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
+	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
 	return 0;
 }
 
@@ -372,11 +406,11 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 	if (ret < 0)	/* read-only, or sealed against writes (EPERM) */
 		ret = read_into_cache(r->src->fd, off);
 	if (ret == -EFAULT)	/* beyond the end of file: the woken thread gets its SIGBUS */
-		return ucow_answer_wake(addr, UCOW_PAGE_SIZE);
+		return fill_wake(addr, UCOW_PAGE_SIZE);
 	if (ret < 0)
 		return ret;
-	ucow_stat_add(UCOW_ST_SH_PAGECACHE_FILLED, 1);
-	return ucow_answer_wake(addr, UCOW_PAGE_SIZE);
+	sh_count(SH_PAGECACHE_FILLED, 1);
+	return fill_wake(addr, UCOW_PAGE_SIZE);
 }
 
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
@@ -384,13 +418,13 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
 	bool write = f->flags & UCOW_FAULT_WRITE;
 	long ret;
 
-	ucow_stat_add(write ? UCOW_ST_SH_FAULTS_WRITE : UCOW_ST_SH_FAULTS_READ, 1);
+	sh_count(write ? SH_FAULTS_WRITE : SH_FAULTS_READ, 1);
 	if (write)
 		return write_fault(r, f);
 	if (mode_is(r, UCOW_SHMEM_ZERO)) {
 		/* A read of a hole costs the kernel a page-cache page; written holes are
 		 * measured when the mapping goes (writes in the window never fault here). */
-		ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, 1);
+		sh_count(SH_PAGECACHE_AVOIDED, 1);
 		ret = map_zero_around(r, f);
 		return ret < 0 ? (int)ret : 0;
 	}
@@ -466,11 +500,11 @@ static void shmem_holes_account(const struct ucow_region *r)
 	}
 	close(pm);
 	fdt_unborrow(r->src->fd, fd);
-	ucow_stat_add(UCOW_ST_SH_PRIVATE_PAGES, private);
-	ucow_stat_add(UCOW_ST_SH_HOLE_PAGES_WRITTEN, written);
-	ucow_stat_add(UCOW_ST_SH_HOLE_PAGES_ZERO, read);
+	sh_count(SH_PRIVATE_PAGES, private);
+	sh_count(SH_HOLE_PAGES_WRITTEN, written);
+	sh_count(SH_HOLE_PAGES_ZERO, read);
 	/* The kernel fills a hole in the page cache on every write to it. */
-	ucow_stat_add(UCOW_ST_SH_PAGECACHE_AVOIDED, written);
+	sh_count(SH_PAGECACHE_AVOIDED, written);
 }
 
 /*
@@ -517,11 +551,43 @@ static void shmem_holes_released(const struct ucow_region *r)
 	close(pm);
 }
 
+static unsigned long sh_read(enum shmem_holes_counter id)
+{
+	return ucow_count_read(&shmem_holes_counts[id]);
+}
+
+static int shmem_holes_stats_json(char *buf, size_t size)
+{
+	static const char *const modes[] = { "zero", "write", "off" };
+
+	return snprintf(buf, size,
+		",\"shmem_holes\":{\"mode\":\"%s\",\"regions\":%lu,\"faults_read\":%lu,"
+		"\"faults_write\":%lu,\"pages_zero_mapped\":%lu,\"pages_filled_private\":%lu,"
+		"\"pagecache_pages_filled\":%lu,\"hole_pages_written\":%lu,"
+		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,"
+		"\"pagecache_pages_avoided\":%lu,\"bytes_saved\":%lu}",
+		modes[ucow_cfg.shmem_holes], sh_read(SH_REGIONS), sh_read(SH_FAULTS_READ),
+		sh_read(SH_FAULTS_WRITE), sh_read(SH_ZERO_MAPPED), sh_read(SH_FILLED_PRIVATE),
+		sh_read(SH_PAGECACHE_FILLED), sh_read(SH_HOLE_PAGES_WRITTEN),
+		sh_read(SH_HOLE_PAGES_ZERO), sh_read(SH_PRIVATE_PAGES) * UCOW_PAGE_SIZE,
+		sh_read(SH_PAGECACHE_AVOIDED), sh_read(SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE);
+}
+
+static void shmem_holes_stats_reset(void)
+{
+	ucow_counts_reset(shmem_holes_counts, SH__COUNT);
+}
+
 const struct ucow_policy ucow_shmem_holes_policy = {
 	.name = "shmem-holes",
+	.claim = shmem_holes_claim,
+	.manage = shmem_holes_manage,
 	.fault = shmem_holes_fault,
 	.kernel_fallback = true,
-	.regions_stat = UCOW_ST_SH_REGIONS,
+	.advise_after = shmem_holes_advise,
+	.regions_counter = &shmem_holes_counts[SH_REGIONS],
+	.stats_json = shmem_holes_stats_json,
+	.stats_reset = shmem_holes_stats_reset,
 	.account = shmem_holes_account,
 	.released = shmem_holes_released,
 };

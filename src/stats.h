@@ -1,4 +1,5 @@
-/* stats.h: ucow's counters, cheap to bump from the fault path, written as JSON at exit. */
+/* stats.h: ucow's counters, cheap to bump from the fault path: the engine's, and the helpers
+ * each policy counts its own with. stats_report.h writes them. */
 #ifndef UCOW_STATS_H
 #define UCOW_STATS_H
 
@@ -18,24 +19,6 @@ enum ucow_stat {
 	UCOW_ST_POISONED,
 	UCOW_ST_FALLBACKS,
 	UCOW_ST_STEPPED_ASIDE,		/* ranges given up to the program's own userfaultfd */
-	UCOW_ST_SH_REGIONS,
-	UCOW_ST_SH_FAULTS_READ,
-	UCOW_ST_SH_FAULTS_WRITE,
-	UCOW_ST_SH_ZERO_MAPPED,
-	UCOW_ST_SH_FILLED_PRIVATE,
-	UCOW_ST_SH_PAGECACHE_AVOIDED,
-	UCOW_ST_SH_PAGECACHE_FILLED,
-	UCOW_ST_SH_HOLE_PAGES_WRITTEN,	/* measured when a mapping goes: see shmem_holes_account */
-	UCOW_ST_SH_HOLE_PAGES_ZERO,
-	UCOW_ST_SH_PRIVATE_PAGES,
-	UCOW_ST_RP_FDS,			/* refpage: ucow_refpage_create() successes */
-	UCOW_ST_RP_REGIONS,		/* mappings managed by userfaultfd */
-	UCOW_ST_RP_REGIONS_ZERO,	/* zero patterns: plain anonymous memory */
-	UCOW_ST_RP_REGIONS_EAGER,	/* mappings filled when mapped (no userfaultfd, populate) */
-	UCOW_ST_RP_BYTES_EAGER,		/* bytes ucow wrote eagerly (mmap, refills, mremap) */
-	UCOW_ST_RP_FAULTS_READ,
-	UCOW_ST_RP_FAULTS_WRITE,
-	UCOW_ST_RP_PAGES_FILLED,	/* pages filled with the pattern by faults (windows included) */
 	UCOW_ST_PIN_LEARNT,		/* pins: ranges added to the table */
 	UCOW_ST_PIN_FORGOTTEN,		/* ranges dropped (unregistered, unpinned, closed) */
 	UCOW_ST_PIN_KERNEL,		/* ucow_pin ranges made kernel pins (ucow's own ring) */
@@ -82,11 +65,7 @@ static inline void ucow_counts_reset(atomic_ulong *counters, size_t n)
 		atomic_store_explicit(&counters[i], 0, memory_order_relaxed);
 }
 
-/* snprintf-like: the JSON object for this process, without a newline. */
-int ucow_stats_format(char *buf, size_t size);
-/* Writes the object to UCOW_STATS (a path, appended, or stderr) if it is set. */
-void ucow_stats_write(void);
-/* A fork child counts from zero: its parent reports what came before. */
+/* The engine's counters from zero (a fork child: its parent reports what came before). */
 void ucow_stats_reset(void);
 
 #endif

@@ -1,0 +1,132 @@
+/* fill.c: the fill API — COPY, ZEROPAGE, WAKE and POISON on ucow's userfaultfd, and the one
+ * place that turns the kernel's answer to a fill into what the faulting thread needs. */
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/mman.h>
+
+#include "fdtable.h"
+#include "fill.h"
+#include "source.h"
+#include "sys.h"
+#include "uffd.h"
+
+const void *fill_zeroes;
+
+static struct {
+	int handler_uffd;	/* in the handler's own table; -1 until it runs */
+	bool can_poison;
+} fill_state = {
+	.handler_uffd = -1,
+};
+
+int fill_init(uint64_t features)
+{
+	void *zero;
+
+	fill_state.can_poison = features & UFFD_FEATURE_POISON;
+	if (fill_zeroes)
+		return 0;
+	zero = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (zero == MAP_FAILED)
+		return -ENOMEM;
+	fill_zeroes = zero;
+	return 0;
+}
+
+void fill_bind_handler(int uffd)
+{
+	fill_state.handler_uffd = uffd;
+}
+
+/* The handler's fills go straight to its descriptor; a program thread's through uffd_ctl. */
+static long copy_once(uintptr_t dst, const void *src, size_t len, bool wake)
+{
+	if (ucow_in_handler)
+		return uffd_copy(fill_state.handler_uffd, dst, src, len, wake);
+	return uffd_ctl_copy(dst, src, len, wake);
+}
+
+static long zero_once(uintptr_t dst, size_t len, bool wake)
+{
+	if (ucow_in_handler)
+		return uffd_zeropage(fill_state.handler_uffd, dst, len, wake);
+	return uffd_ctl_zeropage(dst, len, wake);
+}
+
+static int wake_range(uintptr_t dst, size_t len)
+{
+	if (ucow_in_handler)
+		return uffd_wake(fill_state.handler_uffd, dst, len);
+	return uffd_ctl_wake(dst, len);
+}
+
+/*
+ * Fills [dst, dst+len) in as many ioctls as the kernel needs (it stops at a present page),
+ * and decides for each verdict: present pages were filled by someone else; a range gone is
+ * done; a changing layout is asked again by the caller.
+ */
+static long fill_range(uintptr_t dst, const void *src, size_t len, bool wake)
+{
+	bool skipped = false;
+	size_t done = 0, filled = 0;
+
+	while (done < len) {
+		long r = src ? copy_once(dst + done, (const char *)src + done, len - done, wake)
+			     : zero_once(dst + done, len - done, wake);
+
+		if (r > 0) {
+			done += (size_t)r;
+			filled += (size_t)r;
+			continue;
+		}
+		switch (-r) {
+		case EEXIST:	/* present already: another fault or thread filled it */
+			done += UCOW_PAGE_SIZE;
+			skipped = true;
+			continue;
+		case ENOENT:	/* the range was unmapped or unregistered meanwhile */
+			wake_range(dst, len);
+			return (long)filled;
+		case EAGAIN:	/* the layout is changing: events first, then ask again */
+			if (done)
+				wake_range(dst, done);
+			return -EAGAIN;
+		default:	/* ENOMEM, ESRCH (the process is exiting), EFAULT, EINVAL */
+			if (done)
+				wake_range(dst, done);
+			return (int)r;
+		}
+	}
+	if (skipped)
+		wake_range(dst, len);
+	return (long)filled;
+}
+
+long fill_copy(uintptr_t dst, const void *src, size_t len)
+{
+	return fill_range(dst, src, len, true);
+}
+
+long fill_copy_quiet(uintptr_t dst, const void *src, size_t len)
+{
+	return fill_range(dst, src, len, false);
+}
+
+long fill_zero(uintptr_t dst, size_t len)
+{
+	return fill_range(dst, NULL, len, true);
+}
+
+int fill_wake(uintptr_t dst, size_t len)
+{
+	int ret = wake_range(dst, len);
+
+	return ret == -ENOENT ? 0 : ret;
+}
+
+long fill_poison(uintptr_t dst)
+{
+	if (!fill_state.can_poison || !ucow_in_handler)
+		return -EOPNOTSUPP;
+	return uffd_poison(fill_state.handler_uffd, dst, UCOW_PAGE_SIZE);
+}

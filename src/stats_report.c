@@ -1,0 +1,123 @@
+/* stats_report.c: the per-process statistics object (UCOW_STATS): the engine's counters and
+ * every policy's group, written as one line of JSON at exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "filter_probe.h"
+#include "log.h"
+#include "policy.h"
+#include "region.h"
+#include "registration.h"
+#include "stats.h"
+#include "stats_report.h"
+
+#define STATS_LINE_MAX 4096
+
+static unsigned long engine_count(enum ucow_stat id)
+{
+	return ucow_count_read(&ucow_stats[id]);
+}
+
+static const char *uffd_mode_name(void)
+{
+	switch (engine_mode()) {
+	case UCOW_ENGINE_UNUSED:
+		return "unused";
+	case UCOW_ENGINE_FULL:
+		return "full";
+	case UCOW_ENGINE_USER_ONLY:
+		return "user-mode-only";
+	default:
+		return "none";
+	}
+}
+
+int stats_format(char *buf, size_t size)
+{
+	char comm[17] = "";
+	size_t len;
+	int n;
+
+	if (filter_allows(UCOW_SYS_PRCTL))
+		prctl(PR_GET_NAME, comm);
+	n = snprintf(buf, size,
+		"{\"ucow\":\"%s\",\"pid\":%d,\"comm\":\"%s\",\"uffd\":\"%s\",\"managed\":%s,"
+		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
+		"\"unknown_faults\":%lu,\"events_unmap\":%lu,\"events_remap\":%lu,"
+		"\"events_remove\":%lu,\"eagain\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu,"
+		"\"stepped_aside\":%lu}",
+		PACKAGE_VERSION, (int)getpid(), comm, uffd_mode_name(),
+		engine_count(UCOW_ST_REGIONS) ? "true" : "false",
+		engine_count(UCOW_ST_REGIONS), engine_count(UCOW_ST_REGISTER_FAILED),
+		engine_count(UCOW_ST_FAULTS), engine_count(UCOW_ST_UNKNOWN_FAULTS),
+		engine_count(UCOW_ST_EVENTS_UNMAP), engine_count(UCOW_ST_EVENTS_REMAP),
+		engine_count(UCOW_ST_EVENTS_REMOVE), engine_count(UCOW_ST_EAGAIN),
+		engine_count(UCOW_ST_POISONED), engine_count(UCOW_ST_FALLBACKS),
+		engine_count(UCOW_ST_STEPPED_ASIDE));
+	if (n < 0 || (size_t)n >= size)
+		return n;
+	len = (size_t)n;
+	for_each_policy(pp) {
+		if (!(*pp)->stats_json)
+			continue;
+		n = (*pp)->stats_json(buf + len, size - len);
+		if (n < 0 || (size_t)n >= size - len)
+			return n < 0 ? n : (int)(len + (size_t)n);
+		len += (size_t)n;
+	}
+	n = snprintf(buf + len, size - len, "}");
+	return n < 0 ? n : (int)(len + (size_t)n);
+}
+
+void stats_write(void)
+{
+	char json[STATS_LINE_MAX];
+	int n, fd;
+
+	if (!ucow_cfg.stats[0])
+		return;
+	n = stats_format(json, sizeof(json) - 1);
+	if (n < 0 || n >= (int)sizeof(json) - 1)
+		return;
+	json[n++] = '\n';
+	if (strcmp(ucow_cfg.stats, "stderr") == 0) {
+		fd = STDERR_FILENO;
+	} else {
+		fd = open(ucow_cfg.stats, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			ucow_warn("stats", "cannot open UCOW_STATS=%s: %s", ucow_cfg.stats,
+				  strerror(errno));
+			return;
+		}
+	}
+	/* One write with O_APPEND keeps the lines of several processes whole. */
+	if (write(fd, json, n) != n)
+		ucow_warn("stats", "short write to %s", ucow_cfg.stats);
+	if (fd != STDERR_FILENO)
+		close(fd);
+}
+
+void stats_reset_all(void)
+{
+	ucow_stats_reset();
+	for_each_policy(pp)
+		if ((*pp)->stats_reset)
+			(*pp)->stats_reset();
+}
+
+static void account_one(const struct ucow_region *r, void *arg)
+{
+	if (r->policy->account)
+		r->policy->account(r);
+}
+
+void stats_account(uintptr_t start, uintptr_t end)
+{
+	if (ucow_cfg.stats[0] && registry_may_overlap(&ucow_registry, start, end))
+		registry_foreach(&ucow_registry, start, end, account_one, NULL);
+}
