@@ -72,7 +72,7 @@ static struct {
 	atomic_uint state;		/* enum req_state; the requester's futex word */
 	int fork_shared;		/* the shared copy at fork, closed in the child... */
 	bool fork_verified;		/* ...only if it was ucow's then */
-} fdt = {
+} handler_table = {
 	.priv = -1,
 	.shared = -1,
 	.reinstall_lock = PTHREAD_MUTEX_INITIALIZER,
@@ -197,7 +197,7 @@ int fdt_handler_enter(int uffd)
 	if (!filter_allows(UCOW_SYS_UNSHARE_FILES)) {
 		/* The filter kills on unshare: ucow's descriptors stay in the program's table,
 		 * where the program can close them (man 7 ucow). */
-		fdt.shared_table = true;
+		handler_table.shared_table = true;
 		ucow_info("fdtable", "the seccomp filter forbids unshare(CLONE_FILES): ucow's "
 			  "descriptors stay in the program's table");
 	} else if (unshare(CLONE_FILES) < 0) {
@@ -207,7 +207,7 @@ int fdt_handler_enter(int uffd)
 	keep[0] = uffd;
 	n = 1 + source_fds(keep + 1, KEEP_MAX - 1);
 	sort_ints(keep, n);
-	if (!fdt.shared_table) {
+	if (!handler_table.shared_table) {
 		for (size_t i = 0; i < n; i++) {
 			if ((unsigned int)keep[i] > prev)
 				close_between(prev, (unsigned int)keep[i] - 1);
@@ -217,28 +217,28 @@ int fdt_handler_enter(int uffd)
 	}
 	if (!uffd_is_userfaultfd(uffd))
 		return -EBADF;	/* the program closed or replaced it before the thread ran */
-	if (!fdt.shared_table) {
+	if (!handler_table.shared_table) {
 		/* 0, 1 and 2 are never a file ucow adopts (a library writing to "stderr" from this
 		 * thread would write into it); ucow's own lines borrow the program's. */
 		hold_std_fds();
 		ucow_log_sink.borrow = borrow_program_stderr;
 		ucow_log_sink.give_back = give_back_stderr;
 	}
-	fdt.priv = uffd;
+	handler_table.priv = uffd;
 	/* The same number is still the program's copy: the table was just duplicated. */
-	atomic_store(&fdt.shared, uffd);
-	fdt.pid = getpid();
-	atomic_store(&fdt.tid, (int)sys_gettid());
-	atomic_store(&fdt.handler_alive, true);
-	if (!fdt.bell) {
+	atomic_store(&handler_table.shared, uffd);
+	handler_table.pid = getpid();
+	atomic_store(&handler_table.tid, (int)sys_gettid());
+	atomic_store(&handler_table.handler_alive, true);
+	if (!handler_table.bell) {
 		void *p = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-		fdt.bell = p == MAP_FAILED ? NULL : p;
+		handler_table.bell = p == MAP_FAILED ? NULL : p;
 	}
 	/* A fork child inherits the page but not its registration. */
-	fdt.bell_ok = fdt.bell && uffd_register(uffd, (uintptr_t)fdt.bell, UCOW_PAGE_SIZE,
+	handler_table.bell_ok = handler_table.bell && uffd_register(uffd, (uintptr_t)handler_table.bell, UCOW_PAGE_SIZE,
 						UFFDIO_REGISTER_MODE_MISSING, NULL) == 0;
-	if (!fdt.bell_ok)
+	if (!handler_table.bell_ok)
 		ucow_info("fdtable", "no doorbell page: when the program takes every descriptor, "
 			  "new mappings are left to the kernel");
 	return 0;
@@ -251,19 +251,19 @@ static bool verified(int fd)
 	if (fd < 0)
 		return false;
 	/* No private table: ucow's number is the program's, as before; nothing to compare. */
-	if (fdt.shared_table)
+	if (handler_table.shared_table)
 		return true;
 	/* Without kcmp nothing can be checked: every program-side call becomes a request. */
-	if (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&fdt.kcmp_refused))
+	if (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&handler_table.kcmp_refused))
 		return false;
-	switch (syscall(SYS_kcmp, getpid(), atomic_load(&fdt.tid), KCMP_FILE, fd, fdt.priv)) {
+	switch (syscall(SYS_kcmp, getpid(), atomic_load(&handler_table.tid), KCMP_FILE, fd, handler_table.priv)) {
 	case 0:
 		return true;
 	case -1:
 		/* EBADF: the program closed it. Anything else (a filter's EPERM, no kcmp in this
 		 * kernel): nothing can ever be checked, so copies are never made again. */
 		if (errno != EBADF)
-			atomic_store(&fdt.kcmp_refused, true);
+			atomic_store(&handler_table.kcmp_refused, true);
 		return false;
 	default:
 		return false;
@@ -281,25 +281,25 @@ static int reinstall(int seen)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_mutex_lock(&fdt.reinstall_lock);
-	fd = atomic_load(&fdt.shared);
+	pthread_mutex_lock(&handler_table.reinstall_lock);
+	fd = atomic_load(&handler_table.shared);
 	if (fd != seen && verified(fd))
 		goto out;
-	fd = pidfd = pidfd_thread(atomic_load(&fdt.tid));
+	fd = pidfd = pidfd_thread(atomic_load(&handler_table.tid));
 	if (pidfd < 0)
 		goto out;
-	fd = copy = getfd(pidfd, fdt.priv);
+	fd = copy = getfd(pidfd, handler_table.priv);
 	close(pidfd);
 	if (copy < 0)
 		goto out;
 	fd = ucow_dup_high(copy);
 	fd = fd < 0 ? -EMFILE : fd;
 	close(copy);
-	atomic_store(&fdt.shared, fd);
+	atomic_store(&handler_table.shared, fd);
 	if (fd >= 0)
 		ucow_debug("fdtable", "userfaultfd copy %d replaced by the program: now %d", seen, fd);
 out:
-	pthread_mutex_unlock(&fdt.reinstall_lock);
+	pthread_mutex_unlock(&handler_table.reinstall_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return fd;
 }
@@ -326,63 +326,63 @@ static void futex_wake(atomic_uint *word)
  */
 static long request(struct req *r)
 {
-	if (getpid() != fdt.pid)
+	if (getpid() != handler_table.pid)
 		return -ESRCH;	/* no handler of ours in this process (a raw fork) */
 	uint64_t deadline;
 	sigset_t all, old;
 	unsigned int st;
 	long ret;
 
-	if (!fdt.bell_ok || !atomic_load(&fdt.tid) || !atomic_load(&fdt.handler_alive))
+	if (!handler_table.bell_ok || !atomic_load(&handler_table.tid) || !atomic_load(&handler_table.handler_alive))
 		return -ENOTCONN;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_mutex_lock(&fdt.req_lock);
+	pthread_mutex_lock(&handler_table.req_lock);
 	r->tid = (pid_t)sys_gettid();
-	fdt.req = *r;
-	atomic_store(&fdt.state, REQ_PENDING);
-	sys_madvise(fdt.bell, UCOW_PAGE_SIZE, MADV_DONTNEED);
+	handler_table.req = *r;
+	atomic_store(&handler_table.state, REQ_PENDING);
+	sys_madvise(handler_table.bell, UCOW_PAGE_SIZE, MADV_DONTNEED);
 	deadline = sys_now_ns() + REQUEST_PATIENCE_NS;
 	for (;;) {
-		st = atomic_load(&fdt.state);
+		st = atomic_load(&handler_table.state);
 		if (st == REQ_DONE)
 			break;
 		if (st == REQ_PENDING && sys_now_ns() > deadline &&
-		    atomic_compare_exchange_strong(&fdt.state, &st, REQ_IDLE)) {
+		    atomic_compare_exchange_strong(&handler_table.state, &st, REQ_IDLE)) {
 			ucow_warn("fdtable", "the handler did not answer a request in %llu s",
 				  REQUEST_PATIENCE_NS / 1000000000ULL);
 			ret = -ETIMEDOUT;
 			goto out;
 		}
-		futex_wait_ns(&fdt.state, st, 10000000);	/* EINTR and timeouts: look again */
+		futex_wait_ns(&handler_table.state, st, 10000000);	/* EINTR and timeouts: look again */
 	}
-	*r = fdt.req;
+	*r = handler_table.req;
 	ret = r->ret;
-	atomic_store(&fdt.state, REQ_IDLE);
+	atomic_store(&handler_table.state, REQ_IDLE);
 out:
-	pthread_mutex_unlock(&fdt.req_lock);
+	pthread_mutex_unlock(&handler_table.req_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
 
 void fdt_handler_exit(void)
 {
-	atomic_store(&fdt.handler_alive, false);
+	atomic_store(&handler_table.handler_alive, false);
 }
 
 bool fdt_doorbell(const struct uffd_msg *msg)
 {
 	unsigned int st = REQ_PENDING;
 
-	if (!fdt.bell || msg->arg.remove.start != (uintptr_t)fdt.bell ||
-	    msg->arg.remove.end != (uintptr_t)fdt.bell + UCOW_PAGE_SIZE)
+	if (!handler_table.bell || msg->arg.remove.start != (uintptr_t)handler_table.bell ||
+	    msg->arg.remove.end != (uintptr_t)handler_table.bell + UCOW_PAGE_SIZE)
 		return false;
 	/* A requester that gave up, or a program discarding this page itself: nothing to do. */
-	if (!atomic_compare_exchange_strong(&fdt.state, &st, REQ_BUSY))
+	if (!atomic_compare_exchange_strong(&handler_table.state, &st, REQ_BUSY))
 		return true;
-	fdt.req.ret = do_op(fdt.priv, &fdt.req);
-	atomic_store(&fdt.state, REQ_DONE);
-	futex_wake(&fdt.state);
+	handler_table.req.ret = do_op(handler_table.priv, &handler_table.req);
+	atomic_store(&handler_table.state, REQ_DONE);
+	futex_wake(&handler_table.state);
 	source_reap();
 	return true;
 }
@@ -432,7 +432,7 @@ static long adopt(struct req *r)
 	if (fd >= 0) {
 		if (fstat(fd, &st) == 0 && st.st_dev == r->dev && st.st_ino == r->ino) {
 			r->private_pos = true;
-			return fdt.shared_table ? move_high(fd) : fd;
+			return handler_table.shared_table ? move_high(fd) : fd;
 		}
 		close(fd);
 	}
@@ -446,7 +446,7 @@ static long adopt(struct req *r)
 		return -ESTALE;
 	}
 	r->private_pos = false;
-	return fd >= 0 && fdt.shared_table ? move_high(fd) : fd;
+	return fd >= 0 && handler_table.shared_table ? move_high(fd) : fd;
 }
 
 static long do_op(int ufd, struct req *r)
@@ -480,18 +480,18 @@ static long ctl(struct req *r)
 	int fd;
 
 	if (ucow_in_handler)
-		return do_op(fdt.priv, r);
-	if (!atomic_load(&fdt.tid))
+		return do_op(handler_table.priv, r);
+	if (!atomic_load(&handler_table.tid))
 		return -EBADF;	/* no handler, no userfaultfd */
 	/* A child made behind ucow's back (a raw fork) holds the parent's userfaultfd, whose
 	 * ioctls would act on the parent's address space: never used from there. */
-	if (getpid() != fdt.pid)
+	if (getpid() != handler_table.pid)
 		return -ESRCH;
-	if (!fdt.shared_table && (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&fdt.kcmp_refused)))
+	if (!handler_table.shared_table && (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&handler_table.kcmp_refused)))
 		return request(r);	/* a copy could never be checked */
-	fd = atomic_load(&fdt.shared);
+	fd = atomic_load(&handler_table.shared);
 	if (!verified(fd))
-		fd = atomic_load(&fdt.kcmp_refused) ? -EPERM : reinstall(fd);
+		fd = atomic_load(&handler_table.kcmp_refused) ? -EPERM : reinstall(fd);
 	if (fd >= 0)
 		return do_op(fd, r);
 	return request(r);
@@ -573,7 +573,7 @@ int fdt_borrow(int fd)
 
 	if (ucow_in_handler)
 		return fd;
-	pidfd = pidfd_thread(atomic_load(&fdt.tid));
+	pidfd = pidfd_thread(atomic_load(&handler_table.tid));
 	if (pidfd < 0)
 		return pidfd;
 	copy = getfd(pidfd, fd);
@@ -619,10 +619,10 @@ static int carry_from_parent(int fd, int accmode)
 
 void fdt_fork_prepare(void)
 {
-	fdt.fork_shared = atomic_load(&fdt.shared);
-	fdt.fork_verified = atomic_load(&fdt.tid) && verified(fdt.fork_shared);
+	handler_table.fork_shared = atomic_load(&handler_table.shared);
+	handler_table.fork_verified = atomic_load(&handler_table.tid) && verified(handler_table.fork_shared);
 	fork_parent.pid = getpid();
-	fork_parent.handler = atomic_load(&fdt.tid);
+	fork_parent.handler = atomic_load(&handler_table.tid);
 	source_fork_prepare();
 }
 
@@ -638,18 +638,18 @@ void fdt_fork_child_carry(void)
 
 void fdt_fork_child(void)
 {
-	pthread_mutex_init(&fdt.reinstall_lock, NULL);
-	pthread_mutex_init(&fdt.req_lock, NULL);
-	atomic_store(&fdt.state, REQ_IDLE);
+	pthread_mutex_init(&handler_table.reinstall_lock, NULL);
+	pthread_mutex_init(&handler_table.req_lock, NULL);
+	atomic_store(&handler_table.state, REQ_IDLE);
 	/* The parent's userfaultfd serves the parent's address space. Its copy here is closed
 	 * only if it was verified ucow's at fork: never a number the program dup'ed over. */
-	if (fdt.fork_verified)
-		close(fdt.fork_shared);
-	fdt.fork_verified = false;
-	atomic_store(&fdt.shared, -1);
-	atomic_store(&fdt.tid, 0);
-	atomic_store(&fdt.handler_alive, false);
-	fdt.priv = -1;
-	fdt.bell_ok = false;
+	if (handler_table.fork_verified)
+		close(handler_table.fork_shared);
+	handler_table.fork_verified = false;
+	atomic_store(&handler_table.shared, -1);
+	atomic_store(&handler_table.tid, 0);
+	atomic_store(&handler_table.handler_alive, false);
+	handler_table.priv = -1;
+	handler_table.bell_ok = false;
 	source_fork_child();
 }

@@ -27,7 +27,6 @@
 #include "filter_probe.h"
 #include "log.h"
 #include "sys.h"
-#include "uffd.h"
 
 
 /* A child that has not finished by then is stalled in the filter (a user-notify supervisor
@@ -112,11 +111,11 @@ static struct {
 	int filters;			/* the program's filters at the last probe; -1 none yet */
 	int own;			/* filters ucow added itself since */
 	int verdict;			/* of the last probe: 0 or -EPERM */
-} fp = { .filters = -1 };
+} filter_seen = { .filters = -1 };
 
 bool filter_allows(enum ucow_syscall sc)
 {
-	return !(atomic_load_explicit(&fp.unsafe, memory_order_acquire) & BIT(sc));
+	return !(atomic_load_explicit(&filter_seen.unsafe, memory_order_acquire) & BIT(sc));
 }
 
 const char *filter_syscall_name(enum ucow_syscall sc)
@@ -126,7 +125,7 @@ const char *filter_syscall_name(enum ucow_syscall sc)
 
 void filter_note_own(void)
 {
-	fp.own++;
+	filter_seen.own++;
 }
 
 int filter_mode(int *filters)
@@ -493,9 +492,9 @@ static int probe(int filters)
 			  "unmanaged", err ? strerror(err) : "the probe ended early");
 		return -EPERM;
 	}
-	atomic_store_explicit(&fp.unsafe, unsafe, memory_order_release);
-	fp.filters = filters;
-	fp.own = 0;
+	atomic_store_explicit(&filter_seen.unsafe, unsafe, memory_order_release);
+	filter_seen.filters = filters;
+	filter_seen.own = 0;
 	ucow_debug("seccomp", "probed %d filter(s) in %d child(ren), %llu us: refused %#llx",
 		   filters, children, (unsigned long long)(sys_now_ns() - t0) / 1000,
 		   (unsigned long long)unsafe);
@@ -524,9 +523,9 @@ int filter_probe(void)
 	mode = filter_mode(&filters);
 	if (mode == 0) {
 		/* Filters ucow adds itself later are known not to need a probe. */
-		fp.filters = 0;
-		fp.own = 0;
-		fp.verdict = 0;
+		filter_seen.filters = 0;
+		filter_seen.own = 0;
+		filter_seen.verdict = 0;
 		return 0;
 	}
 	if (mode < 0)
@@ -537,12 +536,12 @@ int filter_probe(void)
 	 * A result holds for the filters it saw. A fork child inherits them, so the parent's
 	 * result holds there too, unless the program added a filter since (it can only add).
 	 */
-	if (fp.filters >= 0 && filters == fp.filters + fp.own)
-		return fp.verdict;
+	if (filter_seen.filters >= 0 && filters == filter_seen.filters + filter_seen.own)
+		return filter_seen.verdict;
 	ret = probe(filters);
-	fp.verdict = ret;
+	filter_seen.verdict = ret;
 	if (ret < 0)
-		fp.filters = filters;	/* a refusal stands for the same filters too */
+		filter_seen.filters = filters;	/* a refusal stands for the same filters too */
 	errno = saved_errno;
 	return ret;
 }

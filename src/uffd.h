@@ -1,5 +1,5 @@
 /* uffd.h: the userfaultfd interface — opening, feature probing, and one helper per ioctl.
- * Newer kernel constants than the system headers know are defined here and probed at run time. */
+ * Newer kernel constants than the system headers know are in compat.h, probed at run time. */
 #ifndef UCOW_UFFD_H
 #define UCOW_UFFD_H
 
@@ -8,31 +8,7 @@
 #include <stdint.h>
 #include <linux/userfaultfd.h>
 
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-#ifndef UFFD_FEATURE_POISON
-#define UFFD_FEATURE_POISON (1 << 14)
-#endif
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
-#ifndef UFFD_FEATURE_MOVE
-#define UFFD_FEATURE_MOVE (1 << 16)
-#endif
-#ifndef _UFFDIO_POISON
-#define _UFFDIO_POISON (0x08)
-struct uffdio_poison {
-	struct uffdio_range range;
-#define UFFDIO_POISON_MODE_DONTWAKE ((__u64)1 << 0)
-	__u64 mode;
-	__s64 updated;
-};
-#define UFFDIO_POISON _IOWR(UFFDIO, _UFFDIO_POISON, struct uffdio_poison)
-#endif
+#include "compat.h"
 
 enum ucow_uffd_mode {
 	UCOW_UFFD_NONE = 0,
