@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,6 +100,39 @@ static void parent_writes(const struct kind *k)
 	close(go[1]);
 	close(done[0]);
 	close(done[1]);
+	mem_unmap(&m);
+}
+
+/* The child discards (MADV_DONTNEED) its copy: it reads as discarded, the parent keeps its
+ * bytes; the parent discards after the child exits: the same for it. */
+static unsigned char want_discarded(const void *arg, size_t page)
+{
+	return mem_discarded(arg, page);
+}
+
+static void child_discards(const struct kind *k)
+{
+	struct mem m;
+	pid_t pid;
+
+	if (setup(&m, k, KSIZE, "child-discards") < 0)
+		return;
+	mem_touch(&m);
+	pid = fork();
+	if (pid == 0) {
+		if (madvise(m.p, KSIZE, MADV_DONTNEED) < 0)
+			_exit(2);
+		_exit(check_pages(m.p, 0, PAGES, want_discarded, &m, "child after DONTNEED") ?
+		      1 : 0);
+	}
+	report(k->name, "child's MADV_DONTNEED: the child reads as discarded", wait_child(pid) != 0);
+	report(k->name, "child's MADV_DONTNEED: the parent keeps its bytes",
+	       check_model(&m, m.p, 0, PAGES, "parent after the child's DONTNEED"));
+	if (madvise(m.p, KSIZE, MADV_DONTNEED) < 0)
+		report(k->name, "parent's MADV_DONTNEED after fork", 1);
+	else
+		report(k->name, "parent's MADV_DONTNEED after fork",
+		       check_pages(m.p, 0, PAGES, want_discarded, &m, "parent after DONTNEED"));
 	mem_unmap(&m);
 }
 
@@ -231,6 +265,7 @@ static void run(const struct kind *k)
 	child_writes(k);
 	parent_writes(k);
 	grandchild(k);
+	child_discards(k);
 	threaded(k);
 }
 

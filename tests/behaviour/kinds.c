@@ -215,15 +215,18 @@ static int disabled(const char *kind, const char *what)
 	return 0;
 }
 
-int setup(struct mem *m, const struct kind *k, size_t size, const char *what)
+int setup_at(struct mem *m, const struct kind *k, size_t size, void *hint, int fixed,
+	     const char *what)
 {
 	char why[128];
 
+	m->p = MAP_FAILED;
+	m->fd = -1;
 	if (disabled(k->name, what)) {
 		report_skip(k->name, what, "disabled by UCOWTEST_BEHAVIOUR_DISABLE");
 		return -1;
 	}
-	if (mem_map(m, k, size) == 0)
+	if (mem_map_at(m, k, size, hint, fixed) == 0)
 		return 0;
 	if (errno == ENOTSUP && (k->flags & KIND_DEVSHM)) {
 		report_skip(k->name, what, "/dev/shm is not tmpfs");
@@ -233,6 +236,11 @@ int setup(struct mem *m, const struct kind *k, size_t size, const char *what)
 		failures++;
 	}
 	return -1;
+}
+
+int setup(struct mem *m, const struct kind *k, size_t size, const char *what)
+{
+	return setup_at(m, k, size, NULL, 0, what);
 }
 
 unsigned char written_byte(size_t page)

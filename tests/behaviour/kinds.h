@@ -53,6 +53,8 @@ void mem_unmap(struct mem *m);
  * or failed, and returns -1. Also -1, skipped, when the environment variable
  * UCOWTEST_BEHAVIOUR_DISABLE lists BEHAVIOUR/KIND/WHAT (a known ucow bug kept as a test). */
 int setup(struct mem *m, const struct kind *k, size_t size, const char *what);
+int setup_at(struct mem *m, const struct kind *k, size_t size, void *hint, int fixed,
+	     const char *what);
 
 /* The usual state before a behaviour: every 4th page from 0 written as a whole with
  * written_byte(page), every 4th from 2 read, the others left untouched. */

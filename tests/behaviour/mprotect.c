@@ -160,6 +160,35 @@ static void readonly_fork(const struct kind *k)
 	mem_unmap(&m);
 }
 
+/* PROT_NONE across fork: each side makes it accessible again and finds the bytes. */
+static void none_fork(const struct kind *k)
+{
+	size_t wrong = 0;
+	struct mem m;
+	pid_t pid;
+	int status;
+
+	if (setup(&m, k, KSIZE, "none-fork") < 0)
+		return;
+	mem_touch(&m);
+	wrong += protect(&m, 0, PAGES, PROT_NONE);
+	pid = fork();
+	if (pid == 0) {
+		size_t w = touch(m.p + 5 * KPAGE, 0) != 1;
+
+		w += protect(&m, 0, PAGES, RW);
+		w += check_model(&m, m.p, 0, PAGES, "child, accessible again");
+		_exit(w ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		wrong++;
+	wrong += protect(&m, 0, PAGES, RW);
+	wrong += check_model(&m, m.p, 0, PAGES, "parent, accessible again");
+	report(k->name, "PROT_NONE through fork, then accessible again", wrong);
+	mem_unmap(&m);
+}
+
 static void run(const struct kind *k)
 {
 	none(k, 0);
@@ -168,6 +197,7 @@ static void run(const struct kind *k)
 	readonly(k, 1);
 	middle(k);
 	readonly_fork(k);
+	none_fork(k);
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kinds.h"
 
@@ -251,6 +253,71 @@ static void fixed_over(const struct kind *k)
 	mem_unmap(&m);
 }
 
+/* Moved, then forked: the child has the moved bytes at the new address. */
+static void move_fork(const struct kind *k)
+{
+	struct mem m;
+	void *to;
+	unsigned char *q;
+	pid_t pid;
+	int status;
+
+	if (setup(&m, k, KSIZE, "move-fork") < 0)
+		return;
+	mem_touch(&m);
+	to = reserve(KSIZE);
+	q = to ? mremap(m.p, KSIZE, KSIZE, MREMAP_MAYMOVE | MREMAP_FIXED, to) : MAP_FAILED;
+	if (q == MAP_FAILED) {
+		failed_call(k, "move then fork");
+		mem_unmap(&m);
+		return;
+	}
+	m.p = q;
+	pid = fork();
+	if (pid == 0) {
+		size_t wrong = check_model(&m, q, 0, PAGES, "child of a moved mapping");
+
+		fill(q + 2 * KPAGE, 'c', KPAGE);
+		_exit(wrong ? 1 : 0);
+	}
+	report(k->name, "move then fork: the child has the bytes",
+	       pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	       WEXITSTATUS(status) != 0);
+	report(k->name, "move then fork: the parent keeps them",
+	       check_model(&m, q, 0, PAGES, "parent of a moved mapping"));
+	mem_unmap(&m);
+}
+
+/* Grown in place into a range freed for it: the same bytes as a grow that moves. */
+static void grow_in_place(const struct kind *k)
+{
+	struct mem m;
+	unsigned char *room, *q;
+
+	room = reserve(2 * KSIZE);
+	if (!room) {
+		failed_call(k, "grow in place: reserve");
+		return;
+	}
+	if (setup_at(&m, k, KSIZE, room, 1, "grow-in-place") < 0) {
+		munmap(room, 2 * KSIZE);
+		return;
+	}
+	munmap(room + KSIZE, KSIZE);
+	mem_touch(&m);
+	q = mremap(m.p, KSIZE, 2 * KSIZE, 0);
+	if (q != m.p) {
+		failed_call(k, "grow in place");
+		mem_unmap(&m);
+		return;
+	}
+	report(k->name, "grow in place: old pages", check_model(&m, q, 0, PAGES, "old part"));
+	report(k->name, "grow in place: new pages",
+	       check_model(&m, q + KSIZE, PAGES, PAGES, "new part"));
+	m.size = 2 * KSIZE;
+	mem_unmap(&m);
+}
+
 static void run(const struct kind *k)
 {
 	move(k);
@@ -259,6 +326,8 @@ static void run(const struct kind *k)
 	shrink(k);
 	dontunmap(k);
 	fixed_over(k);
+	move_fork(k);
+	grow_in_place(k);
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* threads.c: several threads make racing first touches of the same pages of each kind of memory: every byte right. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +11,7 @@
 
 struct toucher {
 	const struct mem *m;
-	pthread_barrier_t *start;
+	const int *go;	/* set once every thread runs: then all start together */
 	int id;
 	int mode;	/* 0: read only, 1: write byte id of every page, 2: write own pages */
 	size_t wrong;
@@ -24,7 +25,8 @@ static void *touch(void *arg)
 	const struct mem *m = t->m;
 	volatile unsigned char *p = m->p;
 
-	pthread_barrier_wait(t->start);
+	while (!__atomic_load_n(t->go, __ATOMIC_ACQUIRE))
+		sched_yield();
 	for (size_t i = 0; i < PAGES; i++) {
 		/* Everyone starts at page 0: the first touches of each page race. */
 		size_t pg = t->mode == 2 ? (i + (size_t)t->id) % PAGES : i;
@@ -61,7 +63,7 @@ static unsigned char want_after(const struct mem *m, int mode, size_t pg, size_t
 static void race(const struct kind *k, int mode, const char *what)
 {
 	struct toucher t[THREADS];
-	pthread_barrier_t start;
+	int go = 0;
 	pthread_t th[THREADS];
 	struct mem m;
 	size_t wrong = 0;
@@ -69,25 +71,21 @@ static void race(const struct kind *k, int mode, const char *what)
 
 	if (setup(&m, k, KSIZE, what) < 0)
 		return;
-	pthread_barrier_init(&start, NULL, THREADS);
 	for (int i = 0; i < THREADS; i++) {
-		t[i] = (struct toucher){ &m, &start, i, mode, 0 };
+		t[i] = (struct toucher){ &m, &go, i, mode, 0 };
 		if (pthread_create(&th[i], NULL, touch, &t[i]) != 0)
 			break;
 		n++;
 	}
 	if (n != THREADS) {
 		fprintf(stderr, "threads: pthread_create failed\n");
-		/* The barrier waits for THREADS: let the started ones through. */
-		for (int i = n; i < THREADS; i++)
-			pthread_barrier_wait(&start);
 		wrong++;
 	}
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < n; i++) {
 		pthread_join(th[i], NULL);
 		wrong += t[i].wrong;
 	}
-	pthread_barrier_destroy(&start);
 	/* Afterwards, every byte of every page. */
 	for (size_t pg = 0; pg < PAGES; pg++) {
 		for (size_t b = 0; b < KPAGE; b++) {
