@@ -1,4 +1,4 @@
-/* dontneed.c: each kind of memory after MADV_DONTNEED, MADV_REMOVE and MADV_FREE: what it reads back. */
+/* dontneed.c: what each kind of memory reads after MADV_DONTNEED, MADV_REMOVE, MADV_FREE. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

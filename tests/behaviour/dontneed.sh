@@ -1,4 +1,4 @@
-# dontneed.sh: MADV_DONTNEED, MADV_REMOVE and MADV_FREE on each kind of memory: what reads back,
-# plainly and under ucow (tests/behaviour/dontneed.c, behave.sh).
+# dontneed.sh: what each kind of memory reads after MADV_DONTNEED, MADV_REMOVE, MADV_FREE,
+# plainly and under ucow (tests/behaviour/dontneed.c; behave.sh runs it).
 . "$UCOWTEST_SRCDIR/tests/behaviour/behave.sh"
 behave dontneed

@@ -1,4 +1,4 @@
-/* exec.c: fork + exec (and posix_spawn) of a child that maps and checks each kind of memory; the parent's stays. */
+/* exec.c: fork+exec and posix_spawn of children that map and check each kind of memory. */
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <spawn.h>

@@ -1,4 +1,4 @@
-/* fork.c: parent and child read and write each kind of memory after fork; each sees only its own writes. */
+/* fork.c: parent and child read and write each kind of memory after fork, each its own. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* kinds.c: makes each kind of memory ucow manages (and the anonymous control), knows its bytes. */
+/* kinds.c: makes each kind of memory ucow manages (and the control), knows its bytes. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>

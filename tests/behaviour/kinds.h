@@ -1,4 +1,17 @@
-/* kinds.h: the kinds of memory the behaviour tests run over, and the bytes the kernel gives each. */
+/* kinds.h: the kinds of memory the behaviour tests run over, and the bytes the kernel gives. */
+/*
+ * Plain C: knows nothing of ucow when built and is not linked with it. The kinds (kinds[]):
+ *   anon     private anonymous memory, never written: reads 0 (the control: not managed)
+ *   memfd    a memfd mapped MAP_PRIVATE, all holes: reads 0 (shmem holes policy)
+ *   shm      a file in /dev/shm mapped MAP_PRIVATE, all holes: reads 0 (the same policy,
+ *            through open(2) rather than memfd_create; skipped unless /dev/shm is tmpfs)
+ *   data     a memfd mapped MAP_PRIVATE, every 4th page from page 1 data (its own byte,
+ *            with bit 7 set), the others holes reading 0
+ *   refpage  ucow_refpage_create of 0xa5 when the process has ucow (dlsym), else a memfd
+ *            full of 0xa5: reads 0xa5 either way
+ *   lazy     private anonymous memory memset to 0x5a with one call of memset (build with
+ *            -fno-builtin-memset): managed with UCOW_LAZY_MEMSET=on
+ */
 #ifndef BEHAVIOUR_KINDS_H
 #define BEHAVIOUR_KINDS_H
 
@@ -45,7 +58,7 @@ extern const size_t nkinds;
 const struct kind *kind_find(const char *name);
 
 /* Maps @size bytes of @k (a lazy kind is memset as a whole, with a call): 0, or -1 with
- * errno and a line on stderr. */
+ * errno (ENOTSUP: no /dev/shm on tmpfs; else also a line on stderr). */
 int mem_map(struct mem *m, const struct kind *k, size_t size);
 int mem_map_at(struct mem *m, const struct kind *k, size_t size, void *hint, int fixed);
 void mem_unmap(struct mem *m);
@@ -71,7 +84,8 @@ unsigned char mem_expect(const struct mem *m, size_t page);
 /* What page @page reads after the kernel discarded it (MADV_DONTNEED): the file, or zero. */
 unsigned char mem_discarded(const struct mem *m, size_t page);
 
-/* Wrong bytes in @npages pages at @p, page i of which must be all want(arg, first + i);
+/* Wrong bytes in @npages pages at @p (the address of page @first), page @first + i of which
+ * must be all want(arg, first + i);
  * the first wrong byte is told on stderr under @what. */
 size_t check_pages(const unsigned char *p, size_t first, size_t npages,
 		   unsigned char (*want)(const void *arg, size_t page), const void *arg,
@@ -89,7 +103,7 @@ int report_status(void);
 /* The driver: parses "KIND ... | all" (or --list: one line per kind, "NAME managed|control
  * [VAR=VALUE ...]", for the runner script), runs @run over each kind, and returns the exit
  * status (2 for a bad command line). */
-int kinds_main(int argc, char **argv, const char *behaviour, void (*run)(const struct kind *k));
+int kinds_main(int argc, char **argv, const char *name, void (*run)(const struct kind *k));
 
 /* The behaviour's name, for messages. */
 extern const char *behaviour;

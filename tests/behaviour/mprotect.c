@@ -1,4 +1,4 @@
-/* mprotect.c: each kind of memory made inaccessible or read-only and back: the faults and bytes the kernel gives. */
+/* mprotect.c: each kind of memory made PROT_NONE or read-only and back: faults and bytes. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-/* mremap.c: each kind of memory moved, grown, shrunk, kept (MREMAP_DONTUNMAP) and moved over another mapping. */
+/* mremap.c: each kind of memory moved, grown, shrunk, kept (DONTUNMAP), moved over another. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* pins.c: each kind of memory registered as an io_uring fixed buffer: what the device sees and what the program sees, through fork and mprotect. */
+/* pins.c: io_uring fixed buffers over each kind of memory: the device's view and the program's. */
 #include <errno.h>
 #include <liburing.h>
 #include <stdio.h>

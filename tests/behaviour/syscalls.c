@@ -1,4 +1,4 @@
-/* syscalls.c: system calls reading from and writing into each kind of memory before the program ever touched it. */
+/* syscalls.c: system calls reading and writing each kind of memory before it was touched. */
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* threads.c: several threads make racing first touches of the same pages of each kind of memory: every byte right. */
+/* threads.c: threads racing first touches of the same pages of each kind of memory. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
