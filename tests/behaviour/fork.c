@@ -65,6 +65,35 @@ static void child_writes(const struct kind *k)
 	mem_unmap(&m);
 }
 
+/* The child memsets (one call: ucow may defer it) what it inherited; the parent, after. */
+static void child_memsets(const struct kind *k)
+{
+	const unsigned char c = 0x77, p = 0x33;
+	struct mem m;
+	pid_t pid;
+
+	if (setup(&m, k, KSIZE, "child-memsets") < 0)
+		return;
+	mem_touch(&m);
+	pid = fork();
+	if (pid == 0) {
+		big_memset(m.p, c, KSIZE);
+		_exit(check_pages(m.p, 0, PAGES, all_c, &c, "child after its memset") ? 1 : 0);
+	}
+	report(k->name, "child's memset: the child reads it", wait_child(pid) != 0);
+	report(k->name, "child's memset: the parent keeps its bytes",
+	       check_model(&m, m.p, 0, PAGES, "parent after the child's memset"));
+	pid = fork();
+	if (pid == 0)
+		_exit(check_model(&m, m.p, 0, PAGES, "child before the parent's memset") ? 1 : 0);
+	big_memset(m.p, p, KSIZE);
+	report(k->name, "parent's memset after fork: the child keeps fork-time bytes",
+	       wait_child(pid) != 0);
+	report(k->name, "parent's memset after fork: the parent reads it",
+	       check_pages(m.p, 0, PAGES, all_c, &p, "parent after its memset"));
+	mem_unmap(&m);
+}
+
 /* The parent writes after fork: the child still sees the fork-time bytes. */
 static void parent_writes(const struct kind *k)
 {
@@ -266,6 +295,7 @@ static void run(const struct kind *k)
 	parent_writes(k);
 	grandchild(k);
 	child_discards(k);
+	child_memsets(k);
 	threaded(k);
 }
 

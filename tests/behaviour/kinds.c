@@ -53,6 +53,14 @@ void fill(unsigned char *p, int c, size_t n)
 		v[i] = (unsigned char)c;
 }
 
+void big_memset(unsigned char *p, int c, size_t n)
+{
+	/* A call (built with -fno-builtin-memset): ucow's memset when preloaded. */
+	static void *(*volatile set)(void *, int, size_t) = memset;
+
+	set(p, c, n);
+}
+
 static void *map(struct mem *m, void *hint, int fixed, int fd)
 {
 	int flags = MAP_PRIVATE | (fixed ? MAP_FIXED : 0) | (fd < 0 ? MAP_ANONYMOUS : 0);
@@ -86,12 +94,9 @@ static int make_anon(struct mem *m, void *hint, int fixed)
 
 static int make_lazy(struct mem *m, void *hint, int fixed)
 {
-	/* A call (built with -fno-builtin-memset): ucow's memset when preloaded. */
-	static void *(*volatile set)(void *, int, size_t) = memset;
-
 	if (map(m, hint, fixed, -1) == MAP_FAILED)
 		return -1;
-	set(m->p, KIND_LAZYBYTE, m->size);
+	big_memset(m->p, KIND_LAZYBYTE, m->size);
 	return 0;
 }
 

@@ -110,5 +110,7 @@ extern const char *behaviour;
 
 /* Fills @n bytes at @p with @c, never through a (possibly lazy) memset call. */
 void fill(unsigned char *p, int c, size_t n);
+/* Fills them with one call of memset (ucow's lazy memset may defer it, when it is on). */
+void big_memset(unsigned char *p, int c, size_t n);
 
 #endif

@@ -213,11 +213,37 @@ static void pinned_mprotect(const struct kind *k)
 	mem_unmap(&m);
 }
 
+/* A big memset (one call: lazy memset must write pinned memory for real) over the pinned
+ * buffer, untouched before: the device reads the value. */
+static void pinned_memset(const struct kind *k)
+{
+	const unsigned char v = 0x33;
+	struct mem m;
+	int out;
+
+	if (setup(&m, k, SIZE, "memset") < 0)
+		return;
+	if (pin(&m, "memset")) {
+		mem_unmap(&m);
+		return;
+	}
+	out = file_of(0);
+	big_memset(m.p, v, SIZE);
+	report(k->name, "pinned, then memset: the program reads the value",
+	       check_pages(m.p, 0, PAGES, want_byte, &v, "after memset"));
+	report(k->name, "pinned, then memset: the device reads the value",
+	       fixed_io(m.p, out, 1) < 0 ? 1 : file_wrong(out, want_byte, &v, "WRITE_FIXED"));
+	io_uring_unregister_buffers(&ring);
+	close(out);
+	mem_unmap(&m);
+}
+
 static void run(const struct kind *k)
 {
 	device_view(k);
 	pinned_fork(k);
 	pinned_mprotect(k);
+	pinned_memset(k);
 }
 
 int main(int argc, char **argv)
