@@ -245,6 +245,11 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 			registry_move(&ucow_registry, o, n, kept, keep_old);
 		else if (!src_managed)
 			registry_remove(&ucow_registry, n, n + nlen);
+		else if (keep_old)
+			/* MREMAP_DONTUNMAP: the kernel keeps the old range, registered, as the same
+			 * kind of mapping; its event moved the regions away. A policy whose old
+			 * range reads otherwise (anonymous: zeroes) says so in its remapped op. */
+			registry_move(&ucow_registry, n, o, kept, true);
 		if (!keep_old)
 			registry_remove(&ucow_registry, o, o + olen);
 	} else if (nlen < olen) {
