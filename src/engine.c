@@ -25,7 +25,6 @@
 #include "sys.h"
 #include "trap.h"
 
-bool ucow_enabled;
 const void *ucow_zero_page;
 
 static struct {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"	/* ucow_enabled, which its users took from here */
 #include "policy.h"
 #include "uffd.h"
 
@@ -17,9 +18,6 @@ enum ucow_engine_mode {
 	UCOW_ENGINE_USER_ONLY,
 	UCOW_ENGINE_FAILED,	/* could not start; the process runs unmanaged */
 };
-
-/* True once the configuration is valid and UCOW_DISABLE is off. */
-extern bool ucow_enabled;
 
 enum ucow_engine_mode engine_mode(void);
 /* The userfaultfd of this process, or -1. */
