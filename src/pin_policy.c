@@ -1,14 +1,37 @@
 /* pin_policy.c: the pins' row of the policy table — start-up, mprotect, fork and the stats
  * group; the pins' counters live here. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 #include "pin.h"
 #include "pin_counters.h"
 #include "pin_table.h"
+#include "policy.h"
+#include "sys.h"
 #include "trap.h"
 
 atomic_ulong pin_counters[PIN__COUNTERS];
+
+/* A filter inherited across exec may trap this image's calls from the start. */
+static void pins_init(void)
+{
+	trap_init();
+}
+
+/* Write access is back: pinned pages are made exclusive again before the program writes,
+ * so that the write lands in the page the device holds. */
+static void pins_protected(uintptr_t start, uintptr_t end, int prot)
+{
+	int saved_errno = errno;
+
+	start = UCOW_PAGE_DOWN(start);
+	end = UCOW_PAGE_UP(end);
+	if ((prot & PROT_WRITE) && pin_overlaps(start, end))
+		pin_reassert(start, end);
+	errno = saved_errno;
+}
 
 int pin_stats_json(char *buf, size_t size)
 {
@@ -30,3 +53,21 @@ int pin_stats_json(char *buf, size_t size)
 		ucow_count_read(&pin_counters[PIN_FDINFO_MISMATCHES]), trap_state(),
 		ucow_count_read(&pin_counters[PIN_TRAPPED]));
 }
+
+static void pins_stats_reset(void)
+{
+	ucow_counts_reset(pin_counters, PIN__COUNTERS);
+}
+
+/* Pins take no mappings and resolve no faults: they make the other policies' pages stay. */
+const struct ucow_policy ucow_pins_policy = {
+	.name = "pins",
+	.init = pins_init,
+	.protected = pins_protected,
+	.fork_prepare = pin_fork_prepare,
+	.fork_parent = pin_fork_parent,
+	.fork_child_early = pin_fork_child_map,
+	.fork_child = pin_fork_child_fill,
+	.stats_json = pin_stats_json,
+	.stats_reset = pins_stats_reset,
+};
