@@ -203,6 +203,8 @@ void pin_summarise(struct pin_summary *s)
 void pin_table_fork_child(void)
 {
 	pthread_mutex_init(&pinned.lock, NULL);
+	/* A writer of another thread may have been between write_begin and write_end: an odd
+	 * sequence left here would make every later lock-free look give up. */
 	atomic_store_explicit(&pinned.seq, 0, memory_order_relaxed);
 }
 
