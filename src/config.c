@@ -9,7 +9,7 @@
 #include "log.h"
 
 struct ucow_config ucow_cfg;
-bool ucow_enabled;
+atomic_bool ucow_enabled;
 
 static const char *const shmem_modes[] = { "zero", "write", "off", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };

@@ -2,6 +2,7 @@
 #ifndef UCOW_CONFIG_H
 #define UCOW_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,8 +49,8 @@ extern const struct ucow_knob ucow_knobs[];
 
 /* The process's configuration, filled by ucow_config_load() at start-up. */
 extern struct ucow_config ucow_cfg;
-/* True once the configuration is valid and UCOW_DISABLE is off. */
-extern bool ucow_enabled;
+/* True once the configuration is valid and UCOW_DISABLE is off (set once, at start-up). */
+extern atomic_bool ucow_enabled;
 
 typedef const char *(*ucow_getenv_fn)(const char *name);
 

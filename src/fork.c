@@ -20,7 +20,6 @@
 #include "fork.h"
 #include "interpose.h"
 #include "materialise.h"
-#include "pin.h"
 #include "policy.h"
 #include "registration.h"
 #include "stats_report.h"
@@ -42,7 +41,6 @@ static void fork_prepare(void)
 	fork_serving = engine_serving();
 	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
 	 * serve faults while they are read, so this comes before the registry is frozen. */
-	pin_fork_prepare();
 	FOR_EACH_FORK_OP(fork_prepare);
 	/* Nothing may change the registry or start the engine while memory is copied. */
 	if (fork_serving)
@@ -55,7 +53,6 @@ static void fork_parent(void)
 		return;
 	if (fork_serving)
 		engine_fork_parent();
-	pin_fork_parent();
 	FOR_EACH_FORK_OP(fork_parent);
 }
 
@@ -68,11 +65,9 @@ static void fork_child(void)
 		fdt_fork_child_carry();
 	/* Memory a policy keeps for the child (pinned ranges copied) is mapped again before the
 	 * engine registers it, and filled once its handler runs. */
-	pin_fork_child_map();
 	FOR_EACH_FORK_OP(fork_child_early);
 	if (fork_serving)
 		engine_fork_child();
-	pin_fork_child_fill();
 	FOR_EACH_FORK_OP(fork_child);
 }
 

@@ -17,7 +17,6 @@
 #include "log.h"
 #include "policy.h"
 #include "stats_report.h"
-#include "trap.h"
 
 extern char **environ;
 
@@ -117,7 +116,6 @@ __attribute__((constructor)) static void ucow_init(void)
 		return;
 	warn_unknown_knobs();
 	ucow_enabled = true;
-	trap_init();
 	lazy_memset_init();
 	for_each_policy(pp)
 		if ((*pp)->init)

@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 #include "lazy_memset.h"
+#include "pin_policy.h"
 #include "policy.h"
 #include "refpage.h"
 #include "shmem_holes.h"
@@ -11,5 +12,6 @@ const struct ucow_policy *const ucow_policies[] = {
 	&ucow_refpage_policy,		/* first: a refpage fd is a memfd the others would take */
 	&ucow_shmem_holes_policy,
 	&ucow_lazy_memset_policy,
+	&ucow_pins_policy,		/* claims nothing: keeps the others' pinned pages */
 	NULL,
 };

@@ -19,13 +19,6 @@ enum ucow_stat {
 	UCOW_ST_POISONED,
 	UCOW_ST_FALLBACKS,
 	UCOW_ST_STEPPED_ASIDE,		/* ranges given up to the program's own userfaultfd */
-	UCOW_ST_PIN_LEARNT,		/* pins: ranges added to the table */
-	UCOW_ST_PIN_FORGOTTEN,		/* ranges dropped (unregistered, unpinned, closed) */
-	UCOW_ST_PIN_KERNEL,		/* ucow_pin ranges made kernel pins (ucow's own ring) */
-	UCOW_ST_PIN_FORK_COPIED,	/* pages ucow copied for fork children itself */
-	UCOW_ST_PIN_FDINFO_CHECKS,	/* rings checked against /proc/self/fdinfo */
-	UCOW_ST_PIN_FDINFO_MISMATCHES,	/* slots the kernel listed otherwise (corrected) */
-	UCOW_ST_PIN_TRAPPED,		/* io_uring_register calls the seccomp trap saw */
 	UCOW_ST_LM_CALLS,		/* lazy memset: memsets of at least UCOW_LAZY_MEMSET_MIN */
 	UCOW_ST_LM_DEFERRED_CALLS,	/* ... that deferred some pages */
 	UCOW_ST_LM_DECLINED,		/* ... written for real whole (see lazy_memset.c) */

@@ -1,7 +1,8 @@
 /* trap.c: the seccomp trap (UCOW_SECCOMP=on). liburing 2.3 issues io_uring_register with its
  * own syscall instruction, and some programs do too: only a filter sees those buffer
- * registrations. The filter raises SIGSYS for them; ucow's handler makes the call itself
- * (unsharing the buffers first) and learns the pins. */
+ * registrations. The filter raises SIGSYS for them; ucow's handler decodes the trapped call
+ * and hands it to the pins (pin_ring.c), which make it (unsharing the buffers first) and learn
+ * the pins. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <linux/capability.h>
@@ -19,7 +20,8 @@
 #include "filter_probe.h"
 #include "log.h"
 #include "pin.h"
-#include "stats.h"
+#include "pin_counters.h"
+#include "pin_ring.h"
 #include "trap.h"
 
 #ifndef SYS_SECCOMP
@@ -29,9 +31,6 @@
 #define IORING_REGISTER_PBUF_RING 22
 #define IORING_UNREGISTER_PBUF_RING 23
 #endif
-
-/* ucow's mark in the fifth argument, which io_uring_register ignores: "ucowpins". */
-#define TRAP_MARK 0x75636f7770696e73ULL
 
 enum trap_state {
 	TRAP_OFF,
@@ -55,16 +54,10 @@ static const unsigned int trapped_ops[] = {
 	PIN_REGISTER_CLONE_BUFFERS,
 };
 
-long trap_io_uring_register(int fd, unsigned int opcode, void *arg, unsigned int nr)
-{
-	long ret = syscall(SYS_io_uring_register, fd, opcode, arg, nr, TRAP_MARK, 0);
-
-	return ret < 0 ? -errno : ret;
-}
-
+/* The trapped call, made again with ucow's mark (pin_ring.h), which the filter lets through. */
 static long register_call(void *ctx, int fd, unsigned int opcode, void *arg, unsigned int nr)
 {
-	return trap_io_uring_register(fd, opcode, arg, nr);
+	return pin_ring_register_marked(fd, opcode, arg, nr);
 }
 
 /* SIGSYS that is not ours: to the handler the program had before, or the default action. */
@@ -95,7 +88,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 		pass_on(sig, si, ucv);
 		return;
 	}
-	ucow_stat_add(UCOW_ST_PIN_TRAPPED, 1);
+	pin_count(PIN_TRAPPED, 1);
 #if defined(__x86_64__)
 	greg_t *r = uc->uc_mcontext.gregs;
 	int fd = (int)r[REG_RDI];
@@ -110,7 +103,7 @@ static void on_sigsys(int sig, siginfo_t *si, void *ucv)
 	unsigned int nr = (unsigned int)r[3];
 #endif
 	if (trap_in_liburing)	/* the interposed liburing function learns it */
-		ret = trap_io_uring_register(fd, op, arg, nr);
+		ret = pin_ring_register_marked(fd, op, arg, nr);
 	else
 		ret = pin_io_uring_register(fd, op, arg, nr, register_call, NULL, PIN_RAW);
 #if defined(__x86_64__)
@@ -198,7 +191,7 @@ static int load_filter(void)
 	for (size_t i = 0; ret == 0 && i < sizeof(trapped_ops) / sizeof(trapped_ops[0]); i++)
 		ret = scmp.rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(io_uring_register), 2,
 				       SCMP_A1(SCMP_CMP_MASKED_EQ, 0x7fffffffu, trapped_ops[i]),
-				       SCMP_A4(SCMP_CMP_NE, TRAP_MARK));
+				       SCMP_A4(SCMP_CMP_NE, PIN_RING_OWN_CALL));
 	if (ret == 0)
 		ret = scmp.load(ctx);
 	scmp.release(ctx);

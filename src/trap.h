@@ -5,12 +5,6 @@
 
 #include <stdbool.h>
 
-/*
- * io_uring_register(2) as ucow makes it: never trapped (its fifth argument carries ucow's
- * mark, which the filter lets through). Returns the result, or -errno.
- */
-long trap_io_uring_register(int fd, unsigned int opcode, void *arg, unsigned int nr);
-
 /* Installs the filter once, with UCOW_SECCOMP=on and UCOW_PINS=on: called when the first
  * managed region exists. Cheap when done or not wanted. */
 void trap_arm(void);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "pin.h"
+#include "pin_ring.h"
 #include "trap.h"
 
 #define EXPORT __attribute__((visibility("default")))
