@@ -19,6 +19,7 @@
 #include "source.h"
 #include "stats.h"
 #include "uffd.h"
+#include "uffd_ctl.h"
 #include "unmapped.h"
 
 #define UNCARRIED_BATCH 32
@@ -98,6 +99,7 @@ void engine_fork_prepare(void)
 	sigguard_enter(&fork_guard);
 	engine_fork_hold();
 	registry_freeze(&ucow_registry);
+	uffd_ctl_fork_prepare();
 	fdt_fork_prepare();
 }
 
@@ -183,6 +185,7 @@ void engine_fork_child(void)
 	handler_fork_child();
 	if (!serving)
 		goto out;
+	uffd_ctl_fork_child();
 	fdt_fork_child();
 	if (registry_count(&ucow_registry) == 0) {
 		source_fork_child_done(false);

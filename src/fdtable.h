@@ -1,14 +1,27 @@
-/* fdtable.h: ucow's descriptors out of the program's reach. The handler thread has a table
- * of its own; program threads reach the userfaultfd through uffd_ctl_*. */
+/* fdtable.h: the handler thread's own descriptor table, out of the program's reach. */
+/* Program threads reach the userfaultfd through uffd_ctl.h, which builds on the facts here. */
 #ifndef UCOW_FDTABLE_H
 #define UCOW_FDTABLE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <sys/types.h>
 
-#include "uffd.h"
+/*
+ * The handler's table as program threads see it. fdtable.c sets it at handler entry and exit
+ * and resets it in a fork child; uffd_ctl.c reads it and replaces @shared (under its lock).
+ */
+struct handler_table {
+	int priv;			/* the userfaultfd in the handler's table */
+	atomic_bool shared_table;	/* no table of its own (a seccomp filter forbids unshare) */
+	atomic_int shared;		/* a copy in the program's table, or -1 */
+	atomic_int tid;			/* the handler thread, once it has its table */
+	atomic_bool handler_alive;	/* it serves requests (fdt_handler_enter until _exit) */
+	pid_t pid;			/* the process it serves */
+	void *bell;			/* the doorbell: registered, never touched */
+	atomic_bool bell_ok;
+};
+extern struct handler_table handler_table;
 
 /*
  * On the handler thread, first: takes a private table holding only @uffd and the sources'
@@ -18,43 +31,21 @@ int fdt_handler_enter(int uffd);
 
 /* The handler thread stops serving (it exits): requests fail at once from now on. */
 void fdt_handler_exit(void);
-/*
- * Handler thread, for each UFFD_EVENT_REMOVE: whether it is a program thread ringing the
- * doorbell; if so the request is served here.
- */
-bool fdt_doorbell(const struct uffd_msg *msg);
-
-/* The userfaultfd ioctls a program thread makes, on a copy verified to be ucow's (or done
- * by the handler on request). On the handler thread, straight on its own descriptor. */
-int uffd_ctl_register(uintptr_t start, size_t len, uint64_t mode, uint64_t *ioctls);
-int uffd_ctl_unregister(uintptr_t start, size_t len);
-int uffd_ctl_wake(uintptr_t start, size_t len);
-int uffd_ctl_registered(uintptr_t addr);
-/* Fills, as uffd_copy() and uffd_zeropage(): the handler's own answers, or a program thread
- * filling what ucow deferred before a range leaves it (engine_step_aside, fork). */
-long uffd_ctl_copy(uintptr_t dst, const void *src, size_t len, bool wake);
-long uffd_ctl_zeropage(uintptr_t dst, size_t len, bool wake);
 
 /*
- * Program thread, @fd valid in its table (an mmap in progress): the handler opens its own
- * description of the same file in its table (else a duplicate, @private_pos false).
- * Returns that number (meaningful only in the handler's table), or -errno.
+ * Handler thread, serving an adopt request: its own description of the file thread @tid
+ * holds as @fd (which must still be @dev/@ino), opened with @accmode (*@private_pos true),
+ * else a duplicate of @fd (*@private_pos false). Its number in the handler's table, or -errno.
  */
-int fdt_adopt(int fd, int accmode, bool *private_pos);
-
-/* Closes @fd of the handler's table (on the handler, or by request). */
-void fdt_close(int fd);
+long fdt_handler_adopt(pid_t tid, int fd, int accmode, dev_t dev, ino_t ino, bool *private_pos);
 
 /* A copy of a handler-table descriptor in the calling thread's table (close it with
  * close()), or -errno. The handler thread gets @fd itself back: do not close it then. */
 int fdt_borrow(int fd);
 void fdt_unborrow(int fd, int copy);
 
-/* The round trip of a request that does nothing, in ns (for measurements), or -errno. */
-long fdt_ping(void);
-
-/* fork: the shared copy is closed in the child only if it was verified ucow's at fork
- * time; sources are carried over in the forking thread's table (source.h). */
+/* fork: sources are carried over in the forking thread's table (source.h). The shared copy
+ * of the userfaultfd is uffd_ctl_fork_prepare()'s and uffd_ctl_fork_child()'s, run first. */
 void fdt_fork_prepare(void);
 void fdt_fork_parent(void);
 void fdt_fork_child(void);

@@ -4,11 +4,11 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 
-#include "fdtable.h"
 #include "fill.h"
 #include "source.h"
 #include "sys.h"
 #include "uffd.h"
+#include "uffd_ctl.h"
 
 const void *fill_zeroes;
 

@@ -2,8 +2,6 @@
  * in the order the kernel sent them, then resolves each fault through its region's policy,
  * answering every message. It never allocates and never touches managed memory. */
 #include <errno.h>
-#include <limits.h>
-#include <linux/futex.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -11,7 +9,6 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +24,7 @@
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
+#include "uffd_ctl.h"
 #include "unmapped.h"
 #include "window.h"
 
@@ -58,16 +56,6 @@ bool handler_pending(void)
 	return poll(&pfd, 1, 0) > 0;
 }
 
-static void futex_wait(atomic_uint *word, unsigned int val)
-{
-	syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
-}
-
-static void futex_wake_all(atomic_uint *word)
-{
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
 void handler_barrier(void)
 {
 	unsigned int p;
@@ -79,7 +67,7 @@ void handler_barrier(void)
 		return;
 	atomic_fetch_add(&handler.waiters, 1);
 	while (atomic_load(&handler.period) == p)
-		futex_wait(&handler.period, p);
+		sys_futex_wait(&handler.period, p, 0);
 	atomic_fetch_sub(&handler.waiters, 1);
 }
 
@@ -92,7 +80,7 @@ static void enter_idle(void)
 {
 	atomic_fetch_add(&handler.period, 1);
 	if (atomic_load(&handler.waiters))
-		futex_wake_all(&handler.period);
+		sys_futex_wake(&handler.period);
 }
 
 static void discard_one(const struct ucow_region *r, void *arg)
@@ -125,7 +113,7 @@ static void apply_event(const struct uffd_msg *msg)
 			      msg->arg.remap.len, false);
 		break;
 	case UFFD_EVENT_REMOVE:
-		if (fdt_doorbell(msg))
+		if (uffd_ctl_doorbell(msg))
 			break;
 		ucow_stat_add(UCOW_ST_EVENTS_REMOVE, 1);
 		discard_range(msg->arg.remove.start, msg->arg.remove.end);
@@ -335,7 +323,7 @@ static void *handler_main(void *arg)
 	if (ret >= 0)
 		fill_bind_handler(handler.uffd);
 	atomic_store(&handler.entered, ret < 0 ? ret : 1);
-	futex_wake_all((atomic_uint *)&handler.entered);
+	sys_futex_wake((atomic_uint *)&handler.entered);
 	if (ret < 0) {
 		handler.running = false;
 		return NULL;
@@ -401,7 +389,7 @@ int handler_start(int uffd)
 	}
 	pthread_setname_np(handler.thread, "ucow-handler");
 	while ((ret = atomic_load(&handler.entered)) == 0)
-		futex_wait((atomic_uint *)&handler.entered, 0);
+		sys_futex_wait((atomic_uint *)&handler.entered, 0, 0);
 	return ret < 0 ? ret : 0;
 }
 

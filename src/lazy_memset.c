@@ -22,7 +22,6 @@
 
 #include "config.h"
 #include "engine.h"
-#include "fdtable.h"
 #include "pagemap.h"
 #include "handler.h"
 #include "interpose.h"
@@ -34,6 +33,7 @@
 #include "stats.h"
 #include "sys.h"
 #include "uffd.h"
+#include "uffd_ctl.h"
 #include "window.h"
 
 #define EXPORT __attribute__((visibility("default")))

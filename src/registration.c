@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fdtable.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
@@ -16,6 +15,7 @@
 #include "stats.h"
 #include "sys.h"
 #include "uffd.h"
+#include "uffd_ctl.h"
 
 static struct {
 	atomic_int mode;		/* enum ucow_engine_mode */

@@ -3,13 +3,13 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "fdtable.h"
 #include "handler.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
 #include "registration.h"
 #include "sys.h"
+#include "uffd_ctl.h"
 #include "unmap.h"
 #include "unmapped.h"
 

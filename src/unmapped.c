@@ -6,10 +6,10 @@
 #include <stddef.h>
 #include <sys/mman.h>
 
-#include "fdtable.h"
 #include "region.h"
 #include "registration.h"
 #include "sys.h"
+#include "uffd_ctl.h"
 #include "unmapped.h"
 
 #define UNMAP_PIECES 32
