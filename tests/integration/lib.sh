@@ -1,11 +1,11 @@
 # lib.sh: helpers the integration tests source: run a command with and without the shim,
 # read the counters test programs print, and record failures without stopping at the first.
-# Set by tests/run-tests.sh: UCOWTEST_SRCDIR, UCOWTEST_BUILDDIR, UCOWTEST_LIB,
-# UCOWTEST_PROGRAMS, UCOWTEST_TMPDIR.
+# Set by make check (tests/Makefile.inc and tests/run-test.sh): UCOWTEST_SRCDIR,
+# UCOWTEST_BUILDDIR, UCOWTEST_LIB, UCOWTEST_PROGRAMS, UCOWTEST_TMPDIR.
 
 set -u
 
-: "${UCOWTEST_BUILDDIR:?run me through tests/run-tests.sh (make check)}"
+: "${UCOWTEST_BUILDDIR:?run me through make check (tests/run-test.sh)}"
 LIB=$UCOWTEST_LIB
 PROGS=$UCOWTEST_PROGRAMS
 T=${UCOWTEST_TMPDIR:-$(mktemp -d)}
