@@ -1,12 +1,15 @@
 #!/bin/sh
-# run.sh: proves that a policy is one file and one table row. Builds a test copy of libucow.so
+# policy-row.sh: proves that a policy is one file and one table row. Builds a test copy of libucow.so
 # with tests/policy-row/fixed_byte.c added and one row (and its declaration) added to
 # src/policies.c, nothing else, then checks that MAP_STACK memory reads 0xC3 under it, 0 on the
 # plain kernel and 0 under the shipped library. Exit 0 pass, 1 fail, 77 skip.
 #
-# usage: run.sh SRCDIR BUILDDIR "LIBRARY SOURCES" "EXTRA CFLAGS"
+# usage: policy-row.sh [SRCDIR BUILDDIR "LIBRARY SOURCES" "EXTRA CFLAGS"]
+# (make check passes them in UCOWTEST_SRCDIR, UCOWTEST_BUILDDIR, UCOWTEST_LIB_SOURCES and
+# UCOWTEST_LIB_CFLAGS)
 set -u
-srcdir=$1 builddir=$2 sources=$3 cflags=${4:-}
+srcdir=${1:-$UCOWTEST_SRCDIR} builddir=${2:-$UCOWTEST_BUILDDIR}
+sources=${3:-$UCOWTEST_LIB_SOURCES} cflags=${4:-${UCOWTEST_LIB_CFLAGS:-}}
 CC=${CC:-cc}
 tmp=$(mktemp -d) || exit 2
 trap 'rm -rf "$tmp"' EXIT
