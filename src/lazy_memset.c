@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -21,6 +23,7 @@
 #include "memset_hook.h"
 #include "own_code.h"
 #include "pattern.h"
+#include "procfs.h"
 #include "region.h"
 #include "stats.h"
 #include "sys.h"
@@ -49,6 +52,33 @@ static void lazy_fork_child_atfork(void)
 	lazy_stats_reset();
 }
 
+/*
+ * Whether the parent process runs libucow.so without libucow-memset.so, with the same
+ * UCOW_LAZY_MEMSET: then it said so already, and a shell script running five programs says
+ * it once, not five times (as for a bad knob). A parent whose /proc files this process cannot
+ * read counts as not having said it.
+ */
+static bool parent_said_it(void)
+{
+	const char *value = getenv("UCOW_LAZY_MEMSET");
+	char path[64], entry[128];
+	pid_t ppid = getppid();
+	int n;
+
+	if (!value || ppid <= 1)
+		return false;
+	/* "NAME=VALUE\0": the NUL ends the entry, so VALUE is not a prefix of another value. */
+	n = snprintf(entry, sizeof(entry), "UCOW_LAZY_MEMSET=%s", value);
+	if (n < 0 || n + 1 >= (int)sizeof(entry))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)ppid);
+	if (!procfs_file_has(path, "/libucow.so", strlen("/libucow.so")) ||
+	    procfs_file_has(path, "/libucow-memset.so", strlen("/libucow-memset.so")))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)ppid);
+	return procfs_file_has(path, entry, (size_t)n + 1);
+}
+
 void lazy_memset_init(void)
 {
 	ucow_memset_arm_fn arm;
@@ -61,6 +91,8 @@ void lazy_memset_init(void)
 	 * C library's (a preloaded memset cost 2.2 ns for 8 bytes against libc's 1.4). */
 	arm = (ucow_memset_arm_fn)dlsym(RTLD_DEFAULT, UCOW_MEMSET_ARM);
 	if (!arm) {
+		if (parent_said_it())
+			return;
 		ucow_warn("lazy-memset", "libucow-memset.so is not preloaded: lazy memset is off; "
 			  "preload it after libucow.so (LD_PRELOAD=\"libucow.so "
 			  "libucow-memset.so\"), or use 'ucow run --lazy-memset'");

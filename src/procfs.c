@@ -58,6 +58,34 @@ void procfs_close(struct procfs_lines *l)
 	l->fd = -1;
 }
 
+bool procfs_file_has(const char *path, const char *needle, size_t len)
+{
+	char buf[8192];
+	size_t have = 0;
+	bool found = false;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || len == 0 || len >= sizeof(buf) / 2) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	while (!found && ((n = read(fd, buf + have, sizeof(buf) - have)) > 0 ||
+			  (n < 0 && errno == EINTR))) {
+		if (n < 0)
+			continue;
+		have += (size_t)n;
+		found = memmem(buf, have, needle, len) != NULL;
+		if (have > len) {	/* keep the tail: a match may straddle two reads */
+			memmove(buf, buf + have - (len - 1), len - 1);
+			have = len - 1;
+		}
+	}
+	close(fd);
+	return found;
+}
+
 static void set_name(struct procfs_vma *v, const char *name, size_t len)
 {
 	v->name_cut = len >= sizeof(v->name);

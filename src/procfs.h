@@ -23,6 +23,10 @@ int procfs_open(struct procfs_lines *l, const char *path);
 bool procfs_line(struct procfs_lines *l, char *line, size_t size);
 void procfs_close(struct procfs_lines *l);
 
+/* Whether the file at @path (any process's /proc file) holds @needle, @len bytes that may
+ * include NULs (an environ entry), shorter than 4 KiB. false when it cannot be read. */
+bool procfs_file_has(const char *path, const char *needle, size_t len);
+
 /* ---- VMAs ---- */
 
 #define PROCFS_NAME_MAX 128
