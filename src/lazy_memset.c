@@ -31,6 +31,8 @@
 
 /* The smallest memset deferred, once libucow-memset.so is armed; 0 while lazy memset is off. */
 static atomic_size_t armed_min;
+/* lazy_memset_init ran: called both from init.c and as the table's .init, it acts once. */
+static atomic_bool init_done;
 
 void lazy_memset_resolve(void)
 {
@@ -85,7 +87,7 @@ void lazy_memset_init(void)
 	ucow_memset_fn real;
 	size_t min;
 
-	if (!ucow_cfg.lazy_memset || atomic_load(&armed_min))
+	if (!ucow_cfg.lazy_memset || atomic_exchange(&init_done, true))
 		return;
 	/* libucow-memset.so holds memset: a program that does not ask for lazy memset keeps the
 	 * C library's (a preloaded memset cost 2.2 ns for 8 bytes against libc's 1.4). */
