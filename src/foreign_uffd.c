@@ -12,6 +12,7 @@
 #include "materialise.h"
 #include "filter_probe.h"
 #include "interpose.h"
+#include "own_code.h"
 #include "region.h"
 #include "sys.h"
 #include "uffd.h"
@@ -60,7 +61,7 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	if (request == UFFDIO_REGISTER && ucow_enabled &&
-	    !interpose_own_caller(__builtin_return_address(0)))
+	    !own_code_has(__builtin_return_address(0)))
 		step_aside_for(arg);
 	if (!ucow_next.ioctl)
 		ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");

@@ -13,7 +13,6 @@
 #include "fork.h"
 #include "handler.h"
 #include "interpose.h"
-#include "lazy_memset.h"
 #include "log.h"
 #include "policy.h"
 #include "stats_report.h"
@@ -116,7 +115,6 @@ __attribute__((constructor)) static void ucow_init(void)
 		return;
 	warn_unknown_knobs();
 	ucow_enabled = true;
-	lazy_memset_init();
 	for_each_policy(pp)
 		if ((*pp)->init)
 			(*pp)->init();

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "handler.h"
 #include "interpose.h"
-#include "lazy_memset.h"
+#include "own_code.h"
 #include "policy.h"
 #include "region.h"
 #include "registration.h"
@@ -34,7 +34,7 @@ void interpose_resolve(void)
 	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
 	ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
 	ucow_next.clone = dlsym(RTLD_NEXT, "clone");
-	lazy_memset_resolve();
+	own_code_find();
 }
 
 static void *next_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)

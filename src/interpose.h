@@ -24,7 +24,4 @@ extern struct ucow_next ucow_next;
  * allocate, and an allocator may mmap) take the raw-syscall path. */
 void interpose_resolve(void);
 
-/* Whether @addr lies in ucow's own code: calls ucow makes itself are never interposed. */
-bool interpose_own_caller(const void *addr);
-
 #endif

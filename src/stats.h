@@ -19,18 +19,6 @@ enum ucow_stat {
 	UCOW_ST_POISONED,
 	UCOW_ST_FALLBACKS,
 	UCOW_ST_STEPPED_ASIDE,		/* ranges given up to the program's own userfaultfd */
-	UCOW_ST_LM_CALLS,		/* lazy memset: memsets of at least UCOW_LAZY_MEMSET_MIN */
-	UCOW_ST_LM_DEFERRED_CALLS,	/* ... that deferred some pages */
-	UCOW_ST_LM_DECLINED,		/* ... written for real whole (see lazy_memset.c) */
-	UCOW_ST_LM_RESIDENT,		/* ... over pages all resident: written at once */
-	UCOW_ST_LM_PAGES_DEFERRED,	/* pages registered to be filled on first touch */
-	UCOW_ST_LM_PAGES_ZERO,		/* untouched pages a memset of 0 left alone */
-	UCOW_ST_LM_PAGES_REVALUED,	/* deferred pages given another value by a later memset */
-	UCOW_ST_LM_BYTES_WRITTEN,	/* bytes of those calls written for real */
-	UCOW_ST_LM_REGIONS,
-	UCOW_ST_LM_DISCARDS,		/* MADV_DONTNEED/FREE/REMOVE events over deferred ranges */
-	UCOW_ST_LM_PAGES_PRESENT,	/* measured when a range goes: pages touched (filled) */
-	UCOW_ST_LM_PAGES_UNTOUCHED,	/* ... and pages never touched: memory saved */
 	UCOW_ST__COUNT,
 };
 

@@ -1,6 +1,7 @@
 /* run.c: `ucow run`: checks the options with the library's own parsers, sets the UCOW_*
- * knobs, puts libucow.so first in LD_PRELOAD and runs the command; with a bare --stats it
- * stays the parent to print a summary when the command is done. */
+ * knobs, puts libucow.so first in LD_PRELOAD (and libucow-memset.so after it, for lazy
+ * memset) and runs the command; with a bare --stats it stays the parent to print a summary
+ * when the command is done. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +19,7 @@
 #include "cli.h"
 
 #define LIBRARY_NAME "libucow.so"
+#define MEMSET_LIBRARY_NAME "libucow-memset.so"	/* next to it: lazy memset's memset */
 
 static const char run_usage[] =
 	"Usage: ucow run [OPTIONS] [--] COMMAND [ARGS]\n"
@@ -150,15 +152,21 @@ static bool same_library(const char *entry, const char *lib)
 	return realpath(entry, a) && realpath(lib, b) && strcmp(a, b) == 0;
 }
 
-/* @lib, then every other entry of @old in order; ld.so splits on spaces and colons. */
-static char *preload_list(const char *lib, const char *old)
+/* @lib (and @memset_lib after it, if not NULL), then every other entry of @old in order;
+ * ld.so splits on spaces and colons. */
+static char *preload_list(const char *lib, const char *memset_lib, const char *old)
 {
-	size_t size = strlen(lib) + (old ? strlen(old) : 0) + 2;
+	size_t size = strlen(lib) + (memset_lib ? strlen(memset_lib) + 1 : 0) +
+		      (old ? strlen(old) : 0) + 2;
 	char *list = malloc(size), *copy, *entry, *save = NULL;
 
 	if (!list)
 		return NULL;
 	strcpy(list, lib);
+	if (memset_lib) {
+		strcat(list, ":");
+		strcat(list, memset_lib);
+	}
 	if (!old)
 		return list;
 	copy = strdup(old);
@@ -167,13 +175,36 @@ static char *preload_list(const char *lib, const char *old)
 		return NULL;
 	}
 	for (entry = strtok_r(copy, " :", &save); entry; entry = strtok_r(NULL, " :", &save)) {
-		if (same_library(entry, lib))
+		if (same_library(entry, lib) || (memset_lib && same_library(entry, memset_lib)))
 			continue;
 		strcat(list, ":");
 		strcat(list, entry);
 	}
 	free(copy);
 	return list;
+}
+
+/*
+ * Whether the command runs with lazy memset (--lazy-memset, or UCOW_LAZY_MEMSET=on already in
+ * the environment): then libucow-memset.so, next to @lib, goes into @path. Without that file
+ * libucow.so says so itself when the command starts, and runs on without lazy memset.
+ */
+static bool memset_library(const char *lib, char *path, size_t size)
+{
+	const struct ucow_knob *knob = ucow_knob_find("UCOW_LAZY_MEMSET");
+	const char *value = getenv("UCOW_LAZY_MEMSET");
+	const char *slash = strrchr(lib, '/');
+	struct ucow_config cfg;
+	char err[256];
+
+	ucow_config_defaults(&cfg);
+	if (!knob || !value || ucow_knob_set(&cfg, knob, value, err, sizeof(err)) < 0 ||
+	    !cfg.lazy_memset || !slash)
+		return false;
+	if ((size_t)snprintf(path, size, "%.*s/" MEMSET_LIBRARY_NAME, (int)(slash - lib), lib) >=
+	    size)
+		return false;
+	return access(path, R_OK) == 0;
 }
 
 static const struct run_option *find_option(const char *name, size_t len)
@@ -455,7 +486,7 @@ static int run_supervised(char **command)
 int ucow_cmd_run(int argc, char **argv)
 {
 	struct run_request req = { 0 };
-	char lib[PATH_MAX];
+	char lib[PATH_MAX], memset_lib[PATH_MAX];
 	char *preload;
 	int r;
 
@@ -471,7 +502,8 @@ int ucow_cmd_run(int argc, char **argv)
 	for (int i = 0; i < req.nset; i++)
 		if (setenv(req.set[i].knob, req.set[i].value, 1) != 0)
 			return run_error("setting %s: %s", req.set[i].knob, strerror(errno));
-	preload = preload_list(lib, getenv("LD_PRELOAD"));
+	preload = preload_list(lib, memset_library(lib, memset_lib, sizeof(memset_lib)) ?
+				    memset_lib : NULL, getenv("LD_PRELOAD"));
 	if (!preload || setenv("LD_PRELOAD", preload, 1) != 0)
 		return run_error("setting LD_PRELOAD: %s", strerror(errno));
 	free(preload);

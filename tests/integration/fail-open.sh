@@ -26,8 +26,8 @@ while IFS='|' read -r name want_rc cmd; do
 		c="$name${extra:+ $extra}"
 		run k "$SR" $extra -- $cmd
 		rm -f "$T/u.stats"
-		run u "$SR" --no-uffd $extra -- env LD_PRELOAD="$LIB" UCOW_STATS="$T/u.stats" \
-			UCOW_LAZY_MEMSET=on $cmd
+		run u "$SR" --no-uffd $extra -- env LD_PRELOAD="$LIB:$MEMSET_LIB" \
+			UCOW_STATS="$T/u.stats" UCOW_LAZY_MEMSET=on $cmd
 		[ "$(rc_of k)" = 77 ] && { say "$c: skipped ($(tail -n 1 "$T/k.out"))"; continue; }
 		equal "$c (kernel)" "exit status" "$(rc_of k)" "$want_rc"
 		same_output "$c" k u

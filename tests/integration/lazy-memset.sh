@@ -50,7 +50,7 @@ check_source() {
 	for i in 1 2; do
 		rm -f "$T/s.json"
 		# shellcheck disable=SC2086
-		run u-$name LD_PRELOAD="$pre$LIB" UCOW_LAZY_MEMSET=on UCOW_STATS="$T/s.json" \
+		run u-$name LD_PRELOAD="$pre$LIB:$MEMSET_LIB" UCOW_LAZY_MEMSET=on UCOW_STATS="$T/s.json" \
 			"$prog" -m "$src" $cases
 		same_output "$name run $i" k-$name u-$name
 		no_stderr "$name run $i" u-$name

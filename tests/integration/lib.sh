@@ -7,6 +7,8 @@ set -u
 
 : "${UCOWTEST_BUILDDIR:?run me through make check (tests/run-test.sh)}"
 LIB=$UCOWTEST_LIB
+# libucow-memset.so, built next to libucow.so: lazy memset needs both preloaded.
+MEMSET_LIB=${UCOWTEST_MEMSET_LIB:-${LIB%/*}/libucow-memset.so}
 PROGS=$UCOWTEST_PROGRAMS
 T=${UCOWTEST_TMPDIR:-$(mktemp -d)}
 PYTHON=/usr/bin/python3
@@ -70,11 +72,25 @@ hung() {
 	return 1
 }
 
-# run_ucow TAG [VAR=VALUE...] COMMAND...: the same with the shim preloaded.
+# preload_for [VAR=VALUE...] COMMAND...: the LD_PRELOAD list for such a run: libucow.so,
+# then libucow-memset.so when UCOW_LAZY_MEMSET=on is among the settings.
+preload_for() {
+	for a in "$@"; do
+		case $a in
+		UCOW_LAZY_MEMSET=on) echo "$LIB:$MEMSET_LIB"; return ;;
+		*=*) ;;
+		*) break ;;
+		esac
+	done
+	echo "$LIB"
+}
+
+# run_ucow TAG [VAR=VALUE...] COMMAND...: the same with the shim preloaded (and its memset,
+# for UCOW_LAZY_MEMSET=on).
 run_ucow() {
 	tag=$1
 	shift
-	run "$tag" LD_PRELOAD="$LIB" "$@"
+	run "$tag" LD_PRELOAD="$(preload_for "$@")" "$@"
 }
 
 rc_of() {

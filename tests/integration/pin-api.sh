@@ -27,7 +27,7 @@ for kind in anon memfd refpage memset; do
 	case $kind in
 	refpage) nm -D "$LIB" | grep -q ' T ucow_refpage_create$' ||
 		{ say "kind refpage skipped: the refpage policy is not in this library yet"; continue; } ;;
-	memset) nm -D "$LIB" | grep -q ' [Ti] memset$' ||
+	memset) nm -D "$MEMSET_LIB" | grep -q ' [Ti] memset$' ||
 		{ say "kind memset skipped: the lazy memset policy is not in this library yet"; continue; } ;;
 	esac
 	run k "$PROGS/pin-cow" $kind pin

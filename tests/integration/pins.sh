@@ -15,8 +15,8 @@ kind_ready() {
 	case $1 in
 	refpage) nm -D "$LIB" | grep -q ' T ucow_refpage_create$' ||
 		{ echo "nm finds no ucow_refpage_create in $LIB"; return 1; } ;;
-	memset) nm -D "$LIB" | grep -q ' [Ti] memset$' ||
-		{ echo "nm finds no memset in $LIB"; return 1; } ;;
+	memset) nm -D "$MEMSET_LIB" | grep -q ' [Ti] memset$' ||
+		{ echo "nm finds no memset in $MEMSET_LIB"; return 1; } ;;
 	esac
 	return 0
 }

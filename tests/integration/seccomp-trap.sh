@@ -45,7 +45,7 @@ esac
 # Every kind this library manages; a symbol nm cannot find is a failure, not a smaller list.
 command -v nm >/dev/null 2>&1 || { bad "nm is missing: cannot check the library's symbols"; finish; }
 kinds="memfd memset refpage"
-nm -D "$LIB" | grep -q ' [Ti] memset$' || bad "nm finds no memset in $LIB (lazy memset)"
+nm -D "$MEMSET_LIB" | grep -q ' [Ti] memset$' || bad "nm finds no memset in $MEMSET_LIB (lazy memset)"
 nm -D "$LIB" | grep -q ' T ucow_refpage_create$' || bad "nm finds no ucow_refpage_create in $LIB"
 for kind in $kinds; do
 	c="raw register on $kind, trap on"

@@ -17,6 +17,7 @@ builddir=.
 [ "${1:-}" = --builddir ] && builddir=$2
 builddir=$(cd "$builddir" && pwd) || exit 2
 LIB=${UCOWTEST_LIB:-$builddir/src/.libs/libucow.so}
+MEMSET_LIB=${LIB%/*}/libucow-memset.so	# lazy memset needs both preloaded
 P=${UCOWTEST_PROGRAMS:-$builddir/tests/programs}
 seconds=${STRESS_SECONDS:-60}
 limit=${STRESS_TIMEOUT:-20}
@@ -78,7 +79,7 @@ i=0
 while [ $(($(date +%s) - start)) -lt "$seconds" ]; do
 	i=$((i % total + 1))
 	cmd=$(sed -n "${i}p" "$W/commands")
-	timeout -k 2 "$limit" env LD_PRELOAD="$LIB" UCOW_LAZY_MEMSET=on $cmd </dev/null \
+	timeout -k 2 "$limit" env LD_PRELOAD="$LIB:$MEMSET_LIB" UCOW_LAZY_MEMSET=on $cmd </dev/null \
 		>"$W/out" 2>"$W/err"
 	rc=$?
 	iterations=$((iterations + 1))
