@@ -26,6 +26,7 @@
 #include "compat.h"
 #include "filter_probe.h"
 #include "log.h"
+#include "procfs.h"
 #include "sys.h"
 
 
@@ -131,19 +132,11 @@ void filter_note_own(void)
 int filter_mode(int *filters)
 {
 	char buf[4096], *p;
-	int fd, mode = -1;
-	ssize_t n, got = 0;
+	int mode = -1;
 
 	*filters = 0;
-	fd = open("/proc/thread-self/status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (procfs_read("/proc/thread-self/status", buf, sizeof(buf)) < 0)
 		return -1;
-	while (got < (ssize_t)sizeof(buf) - 1 &&
-	       ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0 || (n < 0 && errno == EINTR)))
-		if (n > 0)
-			got += n;
-	close(fd);
-	buf[got] = '\0';
 	p = strstr(buf, "\nSeccomp:");
 	if (p)
 		mode = (int)strtol(p + 9, NULL, 10);

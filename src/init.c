@@ -15,6 +15,7 @@
 #include "interpose.h"
 #include "log.h"
 #include "policy.h"
+#include "procfs.h"
 #include "stats_report.h"
 
 extern char **environ;
@@ -41,35 +42,6 @@ static void warn_unknown_knobs(void)
 	}
 }
 
-/* Whether the file at @path holds @needle (@len bytes, which may include NULs). */
-static bool file_has(const char *path, const char *needle, size_t len)
-{
-	char buf[8192];
-	size_t have = 0;
-	bool found = false;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || len == 0 || len >= sizeof(buf) / 2) {
-		if (fd >= 0)
-			close(fd);
-		return false;
-	}
-	while (!found && ((n = read(fd, buf + have, sizeof(buf) - have)) > 0 ||
-			  (n < 0 && errno == EINTR))) {
-		if (n < 0)
-			continue;
-		have += (size_t)n;
-		found = memmem(buf, have, needle, len) != NULL;
-		if (have > len) {	/* keep the tail: a match may straddle two reads */
-			memmove(buf, buf + have - (len - 1), len - 1);
-			have = len - 1;
-		}
-	}
-	close(fd);
-	return found;
-}
-
 /*
  * Whether the parent process runs ucow with the same bad value: then it said so already, and
  * a shell script running five programs says it once, not five times. The environment stays
@@ -92,10 +64,10 @@ static bool parent_said_it(void)
 	if (n < 0 || n + 1 >= (int)sizeof(entry))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)ppid);
-	if (!file_has(path, "/libucow.so", strlen("/libucow.so")))
+	if (!procfs_file_has(path, "/libucow.so", strlen("/libucow.so")))
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)ppid);
-	return file_has(path, entry, (size_t)n + 1);
+	return procfs_file_has(path, entry, (size_t)n + 1);
 }
 
 __attribute__((constructor)) static void ucow_init(void)

@@ -15,11 +15,12 @@
 #include "pin_fork.h"
 #include "pin_kernel.h"
 #include "pin_table.h"
+#include "procfs.h"
 #include "region.h"
 #include "source.h"
 #include "sys.h"
 
-/* One mapping of /proc/self/maps, as much as the pins need of it. */
+/* One mapping of /proc/self/maps clipped to the range asked about, as the pins see it. */
 struct pin_vma {
 	uintptr_t start, end;
 	int prot;
@@ -27,53 +28,36 @@ struct pin_vma {
 	bool file;
 };
 
-/*
- * Calls @fn on each mapping of /proc/self/maps intersecting [start,end), clipped; stops when
- * it returns false. (The pins' own reader, until one /proc reader serves the library.)
- */
+struct pin_walk {
+	uintptr_t start, end;
+	bool (*fn)(const struct pin_vma *v, void *arg);
+	void *arg;
+};
+
+static int clip_one(const struct procfs_vma *pv, void *arg)
+{
+	struct pin_walk *w = arg;
+	struct pin_vma v;
+
+	if (pv->end <= w->start)
+		return 0;
+	if (pv->start >= w->end)
+		return 1;
+	v.start = pv->start < w->start ? w->start : pv->start;
+	v.end = pv->end > w->end ? w->end : pv->end;
+	v.prot = pv->prot;
+	v.shared = pv->shared;
+	v.file = pv->inode != 0;
+	return w->fn(&v, w->arg) ? 0 : 1;
+}
+
+/* Calls @fn on each mapping intersecting [start,end), clipped; stops when it returns false. */
 static void maps_foreach(uintptr_t start, uintptr_t end,
 			 bool (*fn)(const struct pin_vma *v, void *arg), void *arg)
 {
-	char buf[4096], perms[5];
-	unsigned long s, e, ino;
-	size_t have = 0;
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	struct pin_walk w = { .start = start, .end = end, .fn = fn, .arg = arg };
 
-	if (fd < 0)
-		return;
-	for (;;) {
-		ssize_t got = read(fd, buf + have, sizeof(buf) - 1 - have);
-		char *line = buf, *nl;
-
-		if (got <= 0)
-			break;
-		have += (size_t)got;
-		buf[have] = '\0';
-		for (; (nl = strchr(line, '\n')); line = nl + 1) {
-			struct pin_vma v;
-
-			*nl = '\0';
-			if (sscanf(line, "%lx-%lx %4s %*x %*x:%*x %lu", &s, &e, perms, &ino) < 4 ||
-			    s >= end || e <= start)
-				continue;
-			v.start = s < start ? start : s;
-			v.end = e > end ? end : e;
-			v.prot = (perms[0] == 'r' ? PROT_READ : 0) |
-				 (perms[1] == 'w' ? PROT_WRITE : 0) |
-				 (perms[2] == 'x' ? PROT_EXEC : 0);
-			v.shared = perms[3] == 's';
-			v.file = ino != 0;
-			if (!fn(&v, arg)) {
-				close(fd);
-				return;
-			}
-		}
-		have -= (size_t)(line - buf);
-		memmove(buf, line, have);
-		if (have == sizeof(buf) - 1)
-			have = 0;	/* a line longer than the buffer: not one ucow needs */
-	}
-	close(fd);
+	procfs_maps_walk(clip_one, &w);
 }
 
 /* ---- how a ucow_pin range stays with the parent ---------------------------------------- */

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "filter_probe.h"
 #include "pin.h"
 #include "pin_fdinfo.h"
@@ -16,6 +17,7 @@
 #include "pin_table.h"
 #include "pin_unshare.h"
 
+/* io_uring, newer than the headers liburing ships (enums there: only a #define helps) */
 #ifndef IORING_REGISTER_USE_REGISTERED_RING
 #define IORING_REGISTER_USE_REGISTERED_RING (1U << 31)
 #endif

@@ -6,14 +6,11 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 
+#include "compat.h"
 #include "pin.h"
 #include "pin_table.h"
 #include "pin_unshare.h"
 #include "sys.h"
-
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
 
 /* Whether this kernel knows MADV_POPULATE_WRITE (5.14): an empty range answers 0 if so. */
 static bool populate_write_known(void)

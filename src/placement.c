@@ -10,6 +10,7 @@
 #include "filter_probe.h"
 #include "log.h"
 #include "placement.h"
+#include "procfs.h"
 #include "sys.h"
 
 /*
@@ -44,7 +45,7 @@ static int thread_cpu(pid_t tid)
 	long cpu;
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	cpu = sys_proc_stat_field(path, 39);
+	cpu = procfs_stat_field(path, 39);
 	return cpu >= 0 && cpu < CPU_SETSIZE ? (int)cpu : -1;
 }
 
@@ -57,16 +58,9 @@ static int thread_cpu(pid_t tid)
 static bool cpus_to_spare(void)
 {
 	char buf[128], *slash;
-	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (procfs_read("/proc/loadavg", buf, sizeof(buf)) <= 0)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	slash = strchr(buf, '/');
 	if (!slash)
 		return false;

@@ -58,6 +58,40 @@ void procfs_close(struct procfs_lines *l)
 	l->fd = -1;
 }
 
+ssize_t procfs_read(const char *path, char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (got < size - 1 && ((n = read(fd, buf + got, size - 1 - got)) > 0 ||
+				  (n < 0 && errno == EINTR)))
+		if (n > 0)
+			got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	return (ssize_t)got;
+}
+
+long procfs_stat_field(const char *path, int field)
+{
+	char buf[512], *p;
+	int at = 2;
+
+	if (procfs_read(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	/* The command name (field 2) may hold spaces and parentheses: count after the last. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	for (; *p && at < field; p++)
+		if (*p == ' ')
+			at++;
+	return *p ? strtol(p, NULL, 10) : -1;
+}
+
 bool procfs_file_has(const char *path, const char *needle, size_t len)
 {
 	char buf[8192];

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- lines ---- */
 
@@ -22,6 +23,13 @@ int procfs_open(struct procfs_lines *l, const char *path);
  * longer line is skipped). false at the end of the file (or on a read error). */
 bool procfs_line(struct procfs_lines *l, char *line, size_t size);
 void procfs_close(struct procfs_lines *l);
+
+/* Reads a small file at @path whole (up to @size - 1 bytes) into @buf, NUL-terminated:
+ * the bytes read, or -errno. */
+ssize_t procfs_read(const char *path, char *buf, size_t size);
+/* Field @field (1-based, as proc(5) numbers them, >= 3) of a stat file (/proc/self/stat,
+ * /proc/self/task/TID/stat), or -1. */
+long procfs_stat_field(const char *path, int field);
 
 /* Whether the file at @path (any process's /proc file) holds @needle, @len bytes that may
  * include NULs (an environ entry), shorter than 4 KiB. false when it cannot be read. */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "config.h"
 #include "engine.h"
 #include "handler.h"
@@ -24,13 +25,6 @@
 #include "window.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
-#ifndef MADV_DONTNEED_LOCKED
-#define MADV_DONTNEED_LOCKED 24
-#endif
 
 /*
  * What makes an fd a reference page, also for a process that inherited it across exec: a

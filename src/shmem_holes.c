@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "config.h"
 #include "engine.h"
 #include "fill.h"
@@ -366,10 +367,6 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	window_covered(f->addr, (uintptr_t)zero_end);
 	return 0;
 }
-
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
 
 /*
  * The page-cache page at @off, allocated as the kernel's own read fault allocates it: a read

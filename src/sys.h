@@ -73,34 +73,6 @@ static inline void sys_futex_wake(atomic_uint *word)
 	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-/*
- * Field @field (numbered as in proc(5), 3 or more) of a /proc stat file such as
- * /proc/self/stat, as a number, or -1. The command name (field 2) may hold spaces and
- * parentheses: fields are counted from its last closing one.
- */
-static inline long sys_proc_stat_field(const char *path, int field)
-{
-	char buf[512], *p;
-	int fd, at = 2;
-	ssize_t n;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	for (; *p && at < field; p++)
-		if (*p == ' ')
-			at++;
-	return *p ? strtol(p, NULL, 10) : -1;
-}
-
 #define UCOW_PAGE_SIZE 4096UL
 #define UCOW_PAGE_MASK (~(UCOW_PAGE_SIZE - 1))
 #define UCOW_PAGE_DOWN(x) ((uintptr_t)(x) & UCOW_PAGE_MASK)

@@ -16,6 +16,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "config.h"
 #include "filter_probe.h"
 #include "log.h"
@@ -24,9 +25,7 @@
 #include "pin_ring.h"
 #include "trap.h"
 
-#ifndef SYS_SECCOMP
-#define SYS_SECCOMP 1
-#endif
+/* io_uring, newer than the headers liburing ships (enums there: only a #define helps) */
 #ifndef IORING_REGISTER_PBUF_RING
 #define IORING_REGISTER_PBUF_RING 22
 #define IORING_UNREGISTER_PBUF_RING 23

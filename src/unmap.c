@@ -6,6 +6,7 @@
 #include "handler.h"
 #include "log.h"
 #include "policy.h"
+#include "procfs.h"
 #include "region.h"
 #include "registration.h"
 #include "sys.h"
@@ -19,7 +20,7 @@
  */
 static bool program_alone(void)
 {
-	long threads = sys_proc_stat_field("/proc/self/stat", 20);
+	long threads = procfs_stat_field("/proc/self/stat", 20);
 
 	return threads >= 1 && threads <= 1 + (handler_running() ? 1 : 0);
 }
