@@ -15,15 +15,6 @@
 
 extern char **environ;
 
-static int status_of(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static unsigned char want_discarded(const void *arg, size_t page)
 {
 	return mem_discarded(arg, page);
@@ -64,7 +55,7 @@ static int child(const char *kind, int fd)
 	if (pid == 0)
 		_exit(check_model(&m, m.p + KSIZE / 2, PAGES / 2, PAGES / 2,
 				  "exec'd image's child") ? 1 : 0);
-	if (status_of(pid) != 0)
+	if (child_status(pid) != 0)
 		wrong++;
 	return wrong ? 1 : 0;
 }
@@ -83,7 +74,7 @@ static void exec_child(const struct kind *k)
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
-	report(k->name, "fork+exec: the child maps and checks its own", status_of(pid) != 0);
+	report(k->name, "fork+exec: the child maps and checks its own", child_status(pid) != 0);
 	report(k->name, "fork+exec: the parent's memory stays",
 	       check_model(&m, m.p, 0, PAGES, "parent after exec"));
 	mem_unmap(&m);
@@ -100,7 +91,7 @@ static void spawn_child(const struct kind *k)
 	mem_touch(&m);
 	if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ) != 0)
 		pid = -1;
-	report(k->name, "posix_spawn: the child maps and checks its own", status_of(pid) != 0);
+	report(k->name, "posix_spawn: the child maps and checks its own", child_status(pid) != 0);
 	report(k->name, "posix_spawn: the parent's memory stays",
 	       check_model(&m, m.p, 0, PAGES, "parent after posix_spawn"));
 	mem_unmap(&m);
@@ -125,7 +116,7 @@ static void inherit_fd(const struct kind *k)
 		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
-	report(k->name, "exec'd child maps the file it inherited", status_of(pid) != 0);
+	report(k->name, "exec'd child maps the file it inherited", child_status(pid) != 0);
 	mem_unmap(&m);
 }
 

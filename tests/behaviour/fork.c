@@ -10,15 +10,6 @@
 
 #define PAGES (KSIZE / KPAGE)
 
-static int wait_child(pid_t pid)
-{
-	int status;
-
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static void send_byte(int fd)
 {
 	char c = 'g';
@@ -59,7 +50,7 @@ static void child_writes(const struct kind *k)
 		wrong += check_pages(m.p, 0, PAGES, all_c, &c, "child's own writes");
 		_exit(wrong ? 1 : 0);
 	}
-	report(k->name, "child sees fork-time bytes and its own writes", wait_child(pid) != 0);
+	report(k->name, "child sees fork-time bytes and its own writes", child_status(pid) != 0);
 	report(k->name, "child's writes invisible to the parent",
 	       check_model(&m, m.p, 0, PAGES, "parent after child wrote"));
 	mem_unmap(&m);
@@ -80,7 +71,7 @@ static void child_memsets(const struct kind *k)
 		big_memset(m.p, c, KSIZE);
 		_exit(check_pages(m.p, 0, PAGES, all_c, &c, "child after its memset") ? 1 : 0);
 	}
-	report(k->name, "child's memset: the child reads it", wait_child(pid) != 0);
+	report(k->name, "child's memset: the child reads it", child_status(pid) != 0);
 	report(k->name, "child's memset: the parent keeps its bytes",
 	       check_model(&m, m.p, 0, PAGES, "parent after the child's memset"));
 	pid = fork();
@@ -88,7 +79,7 @@ static void child_memsets(const struct kind *k)
 		_exit(check_model(&m, m.p, 0, PAGES, "child before the parent's memset") ? 1 : 0);
 	big_memset(m.p, p, KSIZE);
 	report(k->name, "parent's memset after fork: the child keeps fork-time bytes",
-	       wait_child(pid) != 0);
+	       child_status(pid) != 0);
 	report(k->name, "parent's memset after fork: the parent reads it",
 	       check_pages(m.p, 0, PAGES, all_c, &p, "parent after its memset"));
 	mem_unmap(&m);
@@ -124,7 +115,7 @@ static void parent_writes(const struct kind *k)
 	report(k->name, "parent's own writes after fork",
 	       check_pages(m.p, 0, PAGES, all_c, &c, "parent's own writes"));
 	send_byte(go[1]);
-	report(k->name, "parent's writes invisible to the child", wait_child(pid) != 0);
+	report(k->name, "parent's writes invisible to the child", child_status(pid) != 0);
 	close(go[0]);
 	close(go[1]);
 	close(done[0]);
@@ -154,7 +145,7 @@ static void child_discards(const struct kind *k)
 		_exit(check_pages(m.p, 0, PAGES, want_discarded, &m, "child after DONTNEED") ?
 		      1 : 0);
 	}
-	report(k->name, "child's MADV_DONTNEED: the child reads as discarded", wait_child(pid) != 0);
+	report(k->name, "child's MADV_DONTNEED: the child reads as discarded", child_status(pid) != 0);
 	report(k->name, "child's MADV_DONTNEED: the parent keeps its bytes",
 	       check_model(&m, m.p, 0, PAGES, "parent after the child's DONTNEED"));
 	if (madvise(m.p, KSIZE, MADV_DONTNEED) < 0)
@@ -192,13 +183,13 @@ static void grandchild(const struct kind *k)
 			fill(m.p, 'G', KSIZE);
 			_exit(wrong ? 1 : 0);
 		}
-		rc = wait_child(g);
+		rc = child_status(g);
 		if (check_pages(m.p, 0, PAGES, child_model, &m, "child after grandchild"))
 			rc = 1;
 		_exit(rc ? 1 : 0);
 	}
 	report(k->name, "grandchild sees its parent's bytes, child not the grandchild's",
-	       wait_child(pid) != 0);
+	       child_status(pid) != 0);
 	report(k->name, "grandchild's and child's writes invisible to the parent",
 	       check_model(&m, m.p, 0, PAGES, "parent after the grandchild"));
 	mem_unmap(&m);
@@ -273,7 +264,7 @@ static void threaded(const struct kind *k)
 
 		if (pid == 0)
 			_exit(check_raced(&m, "child of a threaded parent") ? 1 : 0);
-		if (wait_child(pid) != 0)
+		if (child_status(pid) != 0)
 			failed++;
 	}
 	stop = 1;

@@ -16,6 +16,7 @@
 #define BEHAVIOUR_KINDS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define KPAGE 4096UL
 /* Above lazy memset's default minimum (1 MiB) and a 2 MiB fault-around window. */
@@ -103,6 +104,9 @@ int report_status(void);
 /* The driver: parses "KIND ... | all" (or --list: one line per kind, "NAME managed|control
  * [VAR=VALUE ...]", for the runner script), runs @run over each kind, and returns the exit
  * status (2 for a bad command line). */
+/* The exit status of child @pid once it ends (128 + N for signal N), or -1. */
+int child_status(pid_t pid);
+
 int kinds_main(int argc, char **argv, const char *name, void (*run)(const struct kind *k));
 
 /* The behaviour's name, for messages. */

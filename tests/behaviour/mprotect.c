@@ -135,7 +135,6 @@ static void readonly_fork(const struct kind *k)
 	size_t wrong = 0;
 	struct mem m;
 	pid_t pid;
-	int status;
 
 	if (setup(&m, k, KSIZE, "readonly-fork") < 0)
 		return;
@@ -151,8 +150,7 @@ static void readonly_fork(const struct kind *k)
 	}
 	wrong += protect(&m, 0, PAGES, RW);
 	fill(m.p + 3 * KPAGE, 'P', KPAGE);
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
+	if (child_status(pid) != 0)
 		wrong++;
 	wrong += check_model(&m, m.p, 0, 3, "parent after fork");
 	wrong += check_model(&m, m.p + 4 * KPAGE, 4, PAGES - 4, "parent after fork");
@@ -166,7 +164,6 @@ static void none_fork(const struct kind *k)
 	size_t wrong = 0;
 	struct mem m;
 	pid_t pid;
-	int status;
 
 	if (setup(&m, k, KSIZE, "none-fork") < 0)
 		return;
@@ -180,8 +177,7 @@ static void none_fork(const struct kind *k)
 		w += check_model(&m, m.p, 0, PAGES, "child, accessible again");
 		_exit(w ? 1 : 0);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	    WEXITSTATUS(status))
+	if (child_status(pid) != 0)
 		wrong++;
 	wrong += protect(&m, 0, PAGES, RW);
 	wrong += check_model(&m, m.p, 0, PAGES, "parent, accessible again");

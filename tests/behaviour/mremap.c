@@ -260,7 +260,6 @@ static void move_fork(const struct kind *k)
 	void *to;
 	unsigned char *q;
 	pid_t pid;
-	int status;
 
 	if (setup(&m, k, KSIZE, "move-fork") < 0)
 		return;
@@ -281,8 +280,7 @@ static void move_fork(const struct kind *k)
 		_exit(wrong ? 1 : 0);
 	}
 	report(k->name, "move then fork: the child has the bytes",
-	       pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	       WEXITSTATUS(status) != 0);
+	       child_status(pid) != 0);
 	report(k->name, "move then fork: the parent keeps them",
 	       check_model(&m, q, 0, PAGES, "parent of a moved mapping"));
 	mem_unmap(&m);

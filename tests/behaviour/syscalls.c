@@ -208,7 +208,6 @@ static void vm_calls(const struct kind *k)
 	struct iovec local, remote;
 	struct mem m;
 	pid_t pid;
-	int status;
 
 	if (setup(&m, k, KSIZE, "process-vm") < 0)
 		return;
@@ -235,8 +234,7 @@ static void vm_calls(const struct kind *k)
 		      1 : 0);
 	}
 	report(k->name, "process_vm_readv(2) of the parent's untouched memory by its child",
-	       pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-	       WEXITSTATUS(status) != 0);
+	       child_status(pid) != 0);
 	mem_unmap(&m);
 }
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <CUnit/Basic.h>
+#include "unit.h"
 
 #include "config.h"
 #include "log.h"
@@ -462,10 +462,7 @@ static void test_bad_value_leaves_field(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "sizes: good values and units", test_size_good },
 		{ "sizes: garbage, signs, spaces, junk", test_size_bad },
 		{ "sizes: overflow", test_size_overflow },
@@ -483,17 +480,6 @@ int main(void)
 		{ "first bad knob: the one the parse reports", test_first_bad_matches_parse },
 		{ "bad value leaves the field", test_bad_value_leaves_field },
 	};
-	CU_pSuite suite;
-	unsigned int failures;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("config", NULL, NULL);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(suite, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return UNIT_RUN("config", tests);
 }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
-#include <CUnit/Basic.h>
+#include "unit.h"
 
 #include "policy.h"
 #include "region.h"
@@ -85,27 +85,13 @@ static void test_gaps_stay_gaps(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "set_data splits and merges", test_split },
 		{ "set_data leaves other policies", test_other_policies_untouched },
 		{ "set_data leaves gaps", test_gaps_stay_gaps },
 	};
-	CU_pSuite suite;
-	unsigned int failures;
 
 	registry_init(&reg);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("lazy-memset", NULL, NULL);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(suite, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	registry_destroy(&reg);
-	return failures ? 1 : 0;
+
+	return UNIT_RUN("lazy-memset", tests);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <CUnit/Basic.h>
+#include "unit.h"
 
 #include "policy.h"
 #include "region.h"
@@ -491,10 +491,7 @@ static void test_edge_cases(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "edge cases", test_edge_cases },
 		{ "foreach clips to the range", test_foreach_clips },
 		{ "births keep mappings apart", test_births },
@@ -504,19 +501,7 @@ int main(void)
 		{ "random insert/remove/move keep_old", test_move_keep_old },
 		{ "random everything", test_everything },
 	};
-	CU_pSuite suite;
-	unsigned int failures;
 
 	registry_init(&reg);
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("region", NULL, NULL);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(suite, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	registry_destroy(&reg);
-	return failures ? 1 : 0;
+	return UNIT_RUN("region", tests);
 }

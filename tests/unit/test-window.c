@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <CUnit/Basic.h>
+#include "unit.h"
 
 #include "sys.h"
 #include "window.h"
@@ -313,10 +313,7 @@ static void test_forget_strided(void)
 
 int main(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct unit_test tests[] = {
 		{ "scattered faults get one page", test_scattered_get_one_page },
 		{ "a sequential stream grows to the max", test_sequential_grows_to_max },
 		{ "only the next page continues a stream", test_only_the_next_page_continues },
@@ -331,17 +328,6 @@ int main(void)
 		{ "not strided", test_not_strided },
 		{ "window_forget of a strided stream", test_forget_strided },
 	};
-	CU_pSuite suite;
-	unsigned int failures;
 
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return 2;
-	suite = CU_add_suite("window", NULL, NULL);
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		CU_add_test(suite, tests[i].name, tests[i].fn);
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
-	CU_cleanup_registry();
-	return failures ? 1 : 0;
+	return UNIT_RUN("window", tests);
 }
