@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -129,59 +130,49 @@ static void middle(const struct kind *k)
 	mem_unmap(&m);
 }
 
-/* Read-only across fork: the child reads the bytes; the parent, writable again, writes. */
-static void readonly_fork(const struct kind *k)
+/*
+ * Read-only or PROT_NONE across fork. Read-only: the child reads the bytes, then writes its
+ * own; the parent, writable again, writes. PROT_NONE: a read faults on each side, and once
+ * accessible again each finds the bytes.
+ */
+static void protected_fork(const struct kind *k, int prot)
 {
+	const bool none = prot == PROT_NONE;
 	size_t wrong = 0;
 	struct mem m;
 	pid_t pid;
 
-	if (setup(&m, k, KSIZE, "readonly-fork") < 0)
+	if (setup(&m, k, KSIZE, none ? "none-fork" : "readonly-fork") < 0)
 		return;
 	mem_touch(&m);
-	wrong += protect(&m, 0, PAGES, PROT_READ);
+	wrong += protect(&m, 0, PAGES, prot);
 	pid = fork();
 	if (pid == 0) {
-		size_t w = check_model(&m, m.p, 0, PAGES, "child, read-only");
+		size_t w = none ? touch(m.p + 5 * KPAGE, 0) != 1
+				: check_model(&m, m.p, 0, PAGES, "child, read-only");
 
 		w += protect(&m, 0, PAGES, RW);
-		fill(m.p + KPAGE, 'C', KPAGE);
+		if (none)
+			w += check_model(&m, m.p, 0, PAGES, "child, accessible again");
+		else
+			fill(m.p + KPAGE, 'C', KPAGE);
 		_exit(w ? 1 : 0);
 	}
-	wrong += protect(&m, 0, PAGES, RW);
-	fill(m.p + 3 * KPAGE, 'P', KPAGE);
-	if (child_status(pid) != 0)
-		wrong++;
-	wrong += check_model(&m, m.p, 0, 3, "parent after fork");
-	wrong += check_model(&m, m.p + 4 * KPAGE, 4, PAGES - 4, "parent after fork");
-	report(k->name, "read-only through fork, then written", wrong);
-	mem_unmap(&m);
-}
-
-/* PROT_NONE across fork: each side makes it accessible again and finds the bytes. */
-static void none_fork(const struct kind *k)
-{
-	size_t wrong = 0;
-	struct mem m;
-	pid_t pid;
-
-	if (setup(&m, k, KSIZE, "none-fork") < 0)
-		return;
-	mem_touch(&m);
-	wrong += protect(&m, 0, PAGES, PROT_NONE);
-	pid = fork();
-	if (pid == 0) {
-		size_t w = touch(m.p + 5 * KPAGE, 0) != 1;
-
-		w += protect(&m, 0, PAGES, RW);
-		w += check_model(&m, m.p, 0, PAGES, "child, accessible again");
-		_exit(w ? 1 : 0);
+	if (none) {
+		if (child_status(pid) != 0)
+			wrong++;
+		wrong += protect(&m, 0, PAGES, RW);
+		wrong += check_model(&m, m.p, 0, PAGES, "parent, accessible again");
+		report(k->name, "PROT_NONE through fork, then accessible again", wrong);
+	} else {
+		wrong += protect(&m, 0, PAGES, RW);
+		fill(m.p + 3 * KPAGE, 'P', KPAGE);
+		if (child_status(pid) != 0)
+			wrong++;
+		wrong += check_model(&m, m.p, 0, 3, "parent after fork");
+		wrong += check_model(&m, m.p + 4 * KPAGE, 4, PAGES - 4, "parent after fork");
+		report(k->name, "read-only through fork, then written", wrong);
 	}
-	if (child_status(pid) != 0)
-		wrong++;
-	wrong += protect(&m, 0, PAGES, RW);
-	wrong += check_model(&m, m.p, 0, PAGES, "parent, accessible again");
-	report(k->name, "PROT_NONE through fork, then accessible again", wrong);
 	mem_unmap(&m);
 }
 
@@ -192,8 +183,8 @@ static void run(const struct kind *k)
 	readonly(k, 0);
 	readonly(k, 1);
 	middle(k);
-	readonly_fork(k);
-	none_fork(k);
+	protected_fork(k, PROT_READ);
+	protected_fork(k, PROT_NONE);
 }
 
 int main(int argc, char **argv)
