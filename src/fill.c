@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "fill.h"
+#include "placement.h"
 #include "source.h"
 #include "sys.h"
 #include "uffd.h"
@@ -26,7 +27,7 @@ int fill_init(uint64_t features)
 	fill_state.can_poison = features & UFFD_FEATURE_POISON;
 	if (fill_zeroes)
 		return 0;
-	zero = sys_mmap(NULL, UCOW_PAGE_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	zero = sys_mmap(NULL, FILL_ZEROES_LEN, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (zero == MAP_FAILED)
 		return -ENOMEM;
 	fill_zeroes = zero;
@@ -122,6 +123,36 @@ int fill_wake(uintptr_t dst, size_t len)
 	int ret = wake_range(dst, len);
 
 	return ret == -ENOENT ? 0 : ret;
+}
+
+long fill_repeat(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near)
+{
+	long filled, total = 0;
+	int cpu;
+
+	/*
+	 * One wake at the end: a thread woken after the first chunk would only fault again on
+	 * the next one while it is being filled.
+	 */
+	cpu = near ? placement_near(len) : -1;
+	for (uintptr_t addr = dst; addr < dst + len; addr += chunk_len) {
+		size_t n = dst + len - addr < chunk_len ? dst + len - addr : chunk_len;
+
+		filled = fill_copy_quiet(addr, chunk, n);
+		if (filled < 0) {
+			if (addr == dst) {
+				placement_home(cpu);
+				return filled;
+			}
+			len = addr - dst;
+			break;
+		}
+		total += filled;
+	}
+	placement_leave(cpu);
+	fill_wake(dst, len);
+	placement_home(cpu);
+	return total;
 }
 
 long fill_poison(uintptr_t dst)

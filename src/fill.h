@@ -3,6 +3,7 @@
 #ifndef UCOW_FILL_H
 #define UCOW_FILL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -33,7 +34,17 @@ int fill_init(uint64_t features);
 /* The handler thread's userfaultfd, in its own table: its fills need no verified copy. */
 void fill_bind_handler(int uffd);
 
-/* A page of zeroes in memory ucow never manages (a source for fill_copy). */
+/*
+ * Fills [dst, dst+len) with @chunk (@chunk_len bytes, page aligned) repeated, in one COPY
+ * per chunk and one wake at the end, as fill_copy counts. With @near, a large fill is made on
+ * the faulting thread's CPU (placement.h): for memory a program maps, fills and unmaps again
+ * and again, whose pages come back through that CPU's free lists. Handler thread only.
+ */
+long fill_repeat(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near);
+
+/* FILL_ZEROES_LEN bytes of zeroes in memory ucow never manages (a source for fill_copy and
+ * fill_repeat; read-only and never touched but by the kernel's copies: no memory). */
+#define FILL_ZEROES_LEN (64 * 1024UL)
 extern const void *fill_zeroes;
 
 #endif

@@ -216,6 +216,8 @@ static void resolve(const struct uffd_msg *msg)
 		known = lookup_recorded(f.addr, &r);
 		if (known) {
 			window_fault_region(r.birth);
+			if (r.policy->faults_counter)
+				ucow_count(&r.policy->faults_counter[f.flags & UCOW_FAULT_WRITE ? 1 : 0], 1);
 			ret = r.policy->fault(&r, &f);
 			if (r.src)
 				source_put(r.src);

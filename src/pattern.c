@@ -14,7 +14,6 @@
 #include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
-#include "placement.h"
 #include "sys.h"
 #include "window.h"
 
@@ -142,34 +141,8 @@ void pattern_write(int id, void *dst, size_t len)
 long pattern_copy(int id, uintptr_t dst, size_t len, bool near)
 {
 	const struct pattern *p = pattern_get(id);
-	long filled, total = 0;
-	int cpu;
 
-	if (!p)
-		return -EINVAL;
-	/*
-	 * One wake at the end: a thread woken after the first chunk would only fault again on
-	 * the next one while it is being filled.
-	 */
-	cpu = near ? placement_near(len) : -1;
-	for (uintptr_t addr = dst; addr < dst + len; addr += CHUNK) {
-		size_t n = dst + len - addr < CHUNK ? dst + len - addr : CHUNK;
-
-		filled = fill_copy_quiet(addr, p->chunk, n);
-		if (filled < 0) {
-			if (addr == dst) {
-				placement_home(cpu);
-				return filled;
-			}
-			len = addr - dst;
-			break;
-		}
-		total += filled;
-	}
-	placement_leave(cpu);
-	fill_wake(dst, len);
-	placement_home(cpu);
-	return total;
+	return p ? fill_repeat(dst, len, p->chunk, CHUNK, near) : -EINVAL;
 }
 
 static void count_pages(atomic_ulong *pages_filled, long bytes)
@@ -211,7 +184,7 @@ static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_f
 	return 0;
 }
 
-int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f,
+static int fill_window(const struct ucow_region *r, const struct ucow_fault *f,
 		 atomic_ulong *pages_filled)
 {
 	const struct pattern *p = pattern_get((int)r->data);
@@ -235,7 +208,7 @@ int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f,
 
 int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	return pattern_fill(r, f, NULL);
+	return fill_window(r, f, r->policy->pages_filled);
 }
 
 #define MATERIALISE_PATIENCE_NS 1000000000ULL	/* 1 s of address-space changes */

@@ -40,13 +40,11 @@ long pattern_copy(int id, uintptr_t dst, size_t len, bool near);
  * the window at the fault (adaptive: one page for scattered faults, UCOW_FAULT_AROUND for
  * sequential ones, never outside the region) with copies of the
  * pattern, or the zero page for a zero pattern read. Pages already present are left as they
- * are. Returns as a policy fault does (0, -EAGAIN, -errno).
+ * are; the pages filled are added to the policy's pages_filled counter. Returns as a policy
+ * fault does (0, -EAGAIN, -errno).
  */
 int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f);
 /* A policy's materialise operation for regions whose data is a pattern id (policy.h). */
 int pattern_materialise(const struct ucow_region *r, bool registered);
-/* The same, adding the pages it filled to the policy's counter @pages_filled (or NULL). */
-int pattern_fill(const struct ucow_region *r, const struct ucow_fault *f,
-		 atomic_ulong *pages_filled);
 
 #endif

@@ -112,6 +112,10 @@ struct ucow_policy {
 	/* ---- statistics (UCOW_STATS) ---- */
 	/* Bumped when a region of this policy is registered (one of its own counters). */
 	atomic_ulong *regions_counter;
+	/* Faults the handler hands it: [0] reads, [1] writes (two of its own counters). */
+	atomic_ulong *faults_counter;
+	/* Pages its pattern fault (pattern_fault) fills, windows included. */
+	atomic_ulong *pages_filled;
 	/* Measures what @r holds before it is unmapped. */
 	void (*account)(const struct ucow_region *r);
 	/* This policy's group of the stats object, ',"name":{...}', snprintf-like. */

@@ -46,7 +46,7 @@ enum refpage_counter {
 	RP_REGIONS_ZERO,	/* zero patterns: plain anonymous memory */
 	RP_REGIONS_EAGER,	/* mappings filled when mapped (no userfaultfd, populate) */
 	RP_BYTES_EAGER,		/* bytes ucow wrote eagerly (mmap, refills, mremap) */
-	RP_FAULTS_READ,
+	RP_FAULTS_READ,		/* faults_counter: reads, then writes */
 	RP_FAULTS_WRITE,
 	RP_PAGES_FILLED,	/* pages filled with the pattern by faults (windows included) */
 	RP__COUNT,
@@ -318,14 +318,6 @@ static void refpage_remapped(uintptr_t old, size_t old_len, uintptr_t new, size_
 		refill_eager(new + old_len, new + new_len);
 }
 
-static int refpage_fault(const struct ucow_region *r, const struct ucow_fault *f)
-{
-	bool write = f->flags & UCOW_FAULT_WRITE;
-
-	rp_count(write ? RP_FAULTS_WRITE : RP_FAULTS_READ, 1);
-	return pattern_fill(r, f, &refpage_counts[RP_PAGES_FILLED]);
-}
-
 /* MADV_DONTNEED: the pages read the pattern again; a stream through them starts over. */
 static void refpage_discard(const struct ucow_region *r, uintptr_t start, uintptr_t end)
 {
@@ -357,7 +349,7 @@ const struct ucow_policy ucow_refpage_policy = {
 	.name = "refpage",
 	.claim = refpage_claim,
 	.manage = refpage_manage,
-	.fault = refpage_fault,
+	.fault = pattern_fault,
 	.kernel_fallback = false,	/* the kernel knows no pattern: poison, never zeroes */
 	.discard = refpage_discard,
 	.advise_before = refpage_advise_before,
@@ -366,6 +358,8 @@ const struct ucow_policy ucow_refpage_policy = {
 	.fork_child_early = pattern_fork_child,
 	.materialise = pattern_materialise,
 	.regions_counter = &refpage_counts[RP_REGIONS],
+	.faults_counter = &refpage_counts[RP_FAULTS_READ],
+	.pages_filled = &refpage_counts[RP_PAGES_FILLED],
 	.stats_json = refpage_stats_json,
 	.stats_reset = refpage_stats_reset,
 };
@@ -374,8 +368,10 @@ const struct ucow_policy ucow_refpage_policy = {
  * discard) is filled as in a managed region. */
 static const struct ucow_policy refpage_eager_policy = {
 	.name = "refpage",
-	.fault = refpage_fault,
+	.fault = pattern_fault,
 	.kernel_fallback = false,
 	.discard = refpage_discard,
 	.materialise = pattern_materialise,
+	.faults_counter = &refpage_counts[RP_FAULTS_READ],
+	.pages_filled = &refpage_counts[RP_PAGES_FILLED],
 };

@@ -16,7 +16,6 @@
 #include "fdtable.h"
 #include "log.h"
 #include "pagemap.h"
-#include "pattern.h"
 #include "policy.h"
 #include "shmem_holes.h"
 #include "region.h"
@@ -28,7 +27,7 @@
 /* This policy's counters (UCOW_STATS: the "shmem_holes" group). */
 enum shmem_holes_counter {
 	SH_REGIONS,
-	SH_FAULTS_READ,
+	SH_FAULTS_READ,		/* faults_counter: reads, then writes */
 	SH_FAULTS_WRITE,
 	SH_ZERO_MAPPED,
 	SH_FILLED_PRIVATE,
@@ -54,9 +53,6 @@ static bool is_regular(int fd)
 	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* The source of private zero pages filled ahead of sequential writes (<= 0: none). */
-static int zero_pattern;
-
 /*
  * The region's policy word: the mode (enum ucow_shmem_mode), and whether the program asked
  * for huge pages there (MADV_HUGEPAGE). Then a write to a hole fills every hole of its
@@ -81,8 +77,6 @@ static int shmem_holes_claim(struct ucow_mmap_call *call, uint64_t *data)
 	if ((call->flags & MAP_TYPE) != MAP_PRIVATE || !is_regular(call->fd))
 		return 0;
 	*data = (uint64_t)ucow_cfg.shmem_holes;
-	if (!zero_pattern)
-		zero_pattern = pattern_of_byte(0);
 	return 1;
 }
 
@@ -244,7 +238,7 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
 	/* Not on the writer's CPU: fresh memory for the most part (guest RAM) gains nothing
 	 * there, and each move wakes an idle CPU (sequential writes: 0.48 -> 0.56 of the
 	 * kernel's time, measured). Nor for MADV_HUGEPAGE windows. */
-	filled = pattern_copy(zero_pattern, addr, end - addr, false);
+	filled = fill_repeat(addr, end - addr, fill_zeroes, FILL_ZEROES_LEN, false);
 	if (filled < 0)
 		return filled;
 	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
@@ -327,7 +321,7 @@ static int fill_window_private(const struct ucow_region *r, const struct ucow_fa
 	long filled;
 
 	hole_window(r, f->addr, &start, &end);
-	filled = pattern_copy(zero_pattern, start, end - start, false);
+	filled = fill_repeat(start, end - start, fill_zeroes, FILL_ZEROES_LEN, false);
 	if (filled < 0)
 		return (int)filled;
 	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
@@ -347,10 +341,10 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	 */
 	if (!mode_is(r, UCOW_SHMEM_ZERO))
 		return fill_private(f->addr);
-	if ((r->data & SH_HUGE) && zero_pattern > 0)
+	if ((r->data & SH_HUGE))
 		return fill_window_private(r, f);
 	/* The measured density stands in for the stream's usual run of confirming faults. */
-	if (continues && win > UCOW_PAGE_SIZE && zero_pattern > 0 && fill_ahead_earned(r, f->addr)) {
+	if (continues && win > UCOW_PAGE_SIZE && fill_ahead_earned(r, f->addr)) {
 		end = win > r->end - f->addr ? r->end : f->addr + win;
 		filled = fill_private_ahead(r, f->addr, end);
 		if (filled < 0)
@@ -412,11 +406,9 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	bool write = f->flags & UCOW_FAULT_WRITE;
 	long ret;
 
-	sh_count(write ? SH_FAULTS_WRITE : SH_FAULTS_READ, 1);
-	if (write)
+	if (f->flags & UCOW_FAULT_WRITE)
 		return write_fault(r, f);
 	if (mode_is(r, UCOW_SHMEM_ZERO)) {
 		/* A read of a hole costs the kernel a page-cache page; written holes are
@@ -583,6 +575,7 @@ const struct ucow_policy ucow_shmem_holes_policy = {
 	.kernel_fallback = true,
 	.advise_after = shmem_holes_advise,
 	.regions_counter = &shmem_holes_counts[SH_REGIONS],
+	.faults_counter = &shmem_holes_counts[SH_FAULTS_READ],
 	.stats_json = shmem_holes_stats_json,
 	.stats_reset = shmem_holes_stats_reset,
 	.account = shmem_holes_account,
