@@ -1,6 +1,6 @@
 /* pin.h: the pins as the rest of ucow asks about them — whether pins are learnt, whether a
- * range may be pinned — and the pins' hooks that interpose.c, fork.c and stats.c call by
- * name until they walk the policy table (pin_policy.c's row calls the same functions).
+ * range may be pinned — and the hooks the pins' row of the policy table (pin_policy.c) is
+ * made of.
  * Pinned ranges are ones a device may read and write behind the page table (io_uring fixed
  * buffers, ucow_pin): ucow never defers, discards, re-maps or write-protects them.
  *

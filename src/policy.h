@@ -1,5 +1,5 @@
-/* policy.h: what a memory policy gives the engine — a small table of functions over a
- * region. Adding a policy never touches the engine. */
+/* policy.h: everything a memory policy is — one row of ucow_policies[] (policies.c) holding
+ * its operations; the code around the program's calls walks the table and names no policy. */
 #ifndef UCOW_POLICY_H
 #define UCOW_POLICY_H
 
