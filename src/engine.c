@@ -15,6 +15,10 @@
 #include "source.h"
 #include "uffd.h"
 
+/* This thread holds the start-up lock across a fork: a signal handler of its own that maps
+ * memory then gets it unmanaged rather than waiting for the lock forever. */
+static __thread bool start_held_for_fork;
+
 static struct {
 	pthread_mutex_t lock;		/* serialises start-up */
 	void (*when_managing)(void);
@@ -112,6 +116,8 @@ int engine_start(void)
 		return getpid() == engine_pid() ? 0 : -ESRCH;
 	if (engine_mode() == UCOW_ENGINE_FAILED)
 		return -ENOTSUP;
+	if (start_held_for_fork)
+		return -EBUSY;
 	pthread_mutex_lock(&engine_start_state.lock);
 	if (engine_mode() == UCOW_ENGINE_UNUSED) {
 		ret = start_locked();
@@ -147,14 +153,17 @@ void engine_when_managing(void (*fn)(void))
 void engine_fork_hold(void)
 {
 	pthread_mutex_lock(&engine_start_state.lock);
+	start_held_for_fork = true;
 }
 
 void engine_fork_release(void)
 {
+	start_held_for_fork = false;
 	pthread_mutex_unlock(&engine_start_state.lock);
 }
 
 void engine_fork_child_reset(void)
 {
+	start_held_for_fork = false;
 	pthread_mutex_init(&engine_start_state.lock, NULL);
 }

@@ -68,8 +68,23 @@ static bool child_can_open_uffd(void)
 	return last_answer.can;
 }
 
-void engine_fork_prepare(void)
+bool engine_fork_prepare(void)
 {
+	/*
+	 * The start-up lock first, before the engine is looked at: an engine another thread
+	 * started after that look would be half the child's (a handler state without its
+	 * thread, regions the kernel no longer registers there). No signal mask yet: a process
+	 * ucow does not serve may run under a filter that kills on rt_sigprocmask.
+	 */
+	engine_fork_hold();
+	if (!engine_serving()) {
+		/* Eagerly filled refpages are recorded without an engine: a child's exit walks them. */
+		registry_freeze(&ucow_registry);
+		return false;
+	}
+	/* Held across fork: a signal handler touching managed memory meanwhile would wait for
+	 * the handler thread. */
+	sigguard_enter(&fork_guard);
 	/*
 	 * Entries whose mapping went behind ucow's back (unmapped and mapped again by glibc's
 	 * own calls, the event not applied yet) would be registered again in the child.
@@ -93,22 +108,21 @@ void engine_fork_prepare(void)
 			materialise_release(0, UINTPTR_MAX);
 		}
 	}
-	/* Held across fork: a signal handler touching managed memory meanwhile would wait for
-	 * the handler thread. The registry is only frozen: the handler still serves faults
-	 * (registry.h says why). */
-	sigguard_enter(&fork_guard);
-	engine_fork_hold();
+	/* The registry is only frozen: the handler still serves faults (registry.h says why). */
 	registry_freeze(&ucow_registry);
 	uffd_ctl_fork_prepare();
 	fdt_fork_prepare();
+	return true;
 }
 
-void engine_fork_parent(void)
+void engine_fork_parent(bool serving)
 {
-	fdt_fork_parent();
+	if (serving)
+		fdt_fork_parent();
 	registry_thaw(&ucow_registry);
 	engine_fork_release();
-	sigguard_leave(&fork_guard);
+	if (serving)
+		sigguard_leave(&fork_guard);
 }
 
 /*
@@ -174,9 +188,8 @@ static int fork_child_register(void)
 	return failed;
 }
 
-void engine_fork_child(void)
+void engine_fork_child(bool serving)
 {
-	bool serving = engine_serving();
 	int failed;
 
 	registry_fork_child(&ucow_registry);
@@ -184,7 +197,7 @@ void engine_fork_child(void)
 	registration_fork_child();
 	handler_fork_child();
 	if (!serving)
-		goto out;
+		return;
 	uffd_ctl_fork_child();
 	fdt_fork_child();
 	if (registry_count(&ucow_registry) == 0) {

@@ -38,21 +38,18 @@ static void fork_prepare(void)
 {
 	if (!ucow_enabled)
 		return;
-	fork_serving = engine_serving();
 	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
 	 * serve faults while they are read, so this comes before the registry is frozen. */
 	FOR_EACH_FORK_OP(fork_prepare);
 	/* Nothing may change the registry or start the engine while memory is copied. */
-	if (fork_serving)
-		engine_fork_prepare();
+	fork_serving = engine_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	if (!ucow_enabled)
 		return;
-	if (fork_serving)
-		engine_fork_parent();
+	engine_fork_parent(fork_serving);
 	FOR_EACH_FORK_OP(fork_parent);
 }
 
@@ -66,8 +63,7 @@ static void fork_child(void)
 	/* Memory a policy keeps for the child (pinned ranges copied) is mapped again before the
 	 * engine registers it, and filled once its handler runs. */
 	FOR_EACH_FORK_OP(fork_child_early);
-	if (fork_serving)
-		engine_fork_child();
+	engine_fork_child(fork_serving);
 	FOR_EACH_FORK_OP(fork_child);
 }
 

@@ -87,6 +87,7 @@ __attribute__((constructor)) static void ucow_init(void)
 		return;
 	warn_unknown_knobs();
 	ucow_enabled = true;
+	stats_own();
 	for_each_policy(pp)
 		if ((*pp)->init)
 			(*pp)->init();
@@ -94,10 +95,5 @@ __attribute__((constructor)) static void ucow_init(void)
 
 __attribute__((destructor)) static void ucow_fini(void)
 {
-	if (!ucow_enabled)
-		return;
-	/* The last fault's counters are bumped after its thread was woken. */
-	handler_barrier();
-	stats_account(0, UINTPTR_MAX);
-	stats_write();
+	stats_at_exit();
 }

@@ -32,6 +32,7 @@ void interpose_resolve(void)
 	ucow_next.mprotect = dlsym(RTLD_NEXT, "mprotect");
 	ucow_next.madvise = dlsym(RTLD_NEXT, "madvise");
 	ucow_next._Fork = dlsym(RTLD_NEXT, "_Fork");
+	ucow_next._exit = dlsym(RTLD_NEXT, "_exit");
 	ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
 	ucow_next.clone = dlsym(RTLD_NEXT, "clone");
 	own_code_find();

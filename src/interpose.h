@@ -13,6 +13,7 @@ struct ucow_next {
 	int (*mprotect)(void *addr, size_t len, int prot);
 	int (*madvise)(void *addr, size_t len, int advice);
 	pid_t (*_Fork)(void);
+	void (*_exit)(int status) __attribute__((noreturn));
 	int (*ioctl)(int fd, unsigned long request, ...);
 	int (*clone)(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 };

@@ -2,6 +2,7 @@
  * every policy's group, written as one line of JSON at exit. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -9,6 +10,7 @@
 
 #include "config.h"
 #include "filter_probe.h"
+#include "handler.h"
 #include "log.h"
 #include "policy.h"
 #include "region.h"
@@ -102,8 +104,31 @@ void stats_write(void)
 		close(fd);
 }
 
+static struct {
+	atomic_int owner;	/* the process whose counters these are */
+	atomic_bool written;	/* its object is written: once per process */
+} stats_life;
+
+void stats_own(void)
+{
+	atomic_store(&stats_life.owner, (int)getpid());
+	atomic_store(&stats_life.written, false);
+}
+
+void stats_at_exit(void)
+{
+	if (!ucow_enabled || (int)getpid() != atomic_load(&stats_life.owner) ||
+	    atomic_exchange(&stats_life.written, true))
+		return;
+	/* The last fault's counters are bumped after its thread was woken. */
+	handler_barrier();
+	stats_account(0, UINTPTR_MAX);
+	stats_write();
+}
+
 void stats_reset_all(void)
 {
+	stats_own();
 	ucow_stats_reset();
 	for_each_policy(pp)
 		if ((*pp)->stats_reset)

@@ -10,8 +10,16 @@
 int stats_format(char *buf, size_t size);
 /* Writes the object to UCOW_STATS (a path, appended, or stderr) if it is set. */
 void stats_write(void);
-/* A fork child counts from zero, the engine and every policy. */
+/* A fork child counts from zero, the engine and every policy, and owns its counters. */
 void stats_reset_all(void);
+/* At start-up: this process owns its counters (a vfork child, sharing them, does not). */
+void stats_own(void);
+/*
+ * The process ends (exit(), _exit(), _Exit()): with UCOW_STATS, what each policy holds is
+ * measured and the object written, once per process. A vfork child or a raw clone, which
+ * shares or copies its parent's counters without owning them, writes nothing.
+ */
+void stats_at_exit(void);
 /* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
 void stats_account(uintptr_t start, uintptr_t end);
 

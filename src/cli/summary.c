@@ -408,7 +408,7 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 
 	if (t->processes == 0) {
 		fprintf(out, "ucow: stats: no process reported statistics (none are written by "
-			"a process that ends with _exit(2) or a signal, is statically linked or "
+			"a process killed by a signal, or one that is statically linked or "
 			"setuid, or clears LD_PRELOAD)%s\n",
 			t->malformed ? "; the stats file held only malformed lines" : "");
 		return;

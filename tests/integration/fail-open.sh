@@ -10,7 +10,7 @@ run p "$SR" --no-uffd -- "$PROGS/uffd-probe"
 equal "the harness blocks userfaultfd" "uffd-probe's exit status" "$(rc_of p)" 77
 
 json() {
-	sed -n "s/.*\"$2\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | head -n 1
+	sed -n "s/.*\"$2\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
 }
 
 # one_line CASE TAG: exactly one line on stderr, and it is ucow's.

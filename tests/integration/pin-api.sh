@@ -12,7 +12,7 @@ run k "$PROGS/pin-cow" anon pin
 [ "$(id -u)" -eq 0 ] || say "not root: frames are not checked (pagemap hides them)"
 
 json() {
-	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | head -n 1
+	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
 }
 
 # stats_run TAG [VAR=VALUE...] COMMAND...: run_ucow with UCOW_STATS in $T/TAG.stats.

@@ -21,9 +21,10 @@ kind_ready() {
 	return 0
 }
 
-# json TAG GROUP KEY: a number from the UCOW_STATS line of run TAG (its first process).
+# json TAG GROUP KEY: a number from the UCOW_STATS line of run TAG: its main process, which
+# exits last, after the children it waits for (they write theirs at _exit).
 json() {
-	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | head -n 1
+	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
 }
 
 kinds_done=
@@ -42,7 +43,7 @@ for kind in anon memfd refpage memset; do
 		no_stderr "$c" u
 		# Not vacuous: the kind is memory ucow manages (anonymous memory is the control).
 		[ $kind = anon ] || equal "$c" "managed" "$(sed -n 's/.*"managed":\([a-z]*\).*/\1/p' \
-			"$T/u.stats" | head -n 1)" true
+			"$T/u.stats" | tail -n 1)" true
 		case $scenario in
 		fork | mprotect*)
 			# The buffer is still registered at exit: the stats list it, as fdinfo does.

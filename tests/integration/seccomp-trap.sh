@@ -12,7 +12,7 @@ run k "$PROGS/pin-cow" memfd raw
 [ "$(rc_of k)" = 77 ] && skip "$(tail -n 1 "$T/k.out")"
 
 json() {
-	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | head -n 1
+	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
 }
 
 stats_run() {
