@@ -18,8 +18,11 @@
 #include "config.h"
 #include "cli.h"
 
-#define LIBRARY_NAME "libucow.so"
-#define MEMSET_LIBRARY_NAME "libucow-memset.so"	/* next to it: lazy memset's memset */
+/* The SONAMEs (-version-info in src/Makefile.inc): a build tree, `make install` and the
+ * runtime package alone (Debian's libucow0, without the -dev package's libucow.so) all
+ * have these names. */
+#define LIBRARY_NAME "libucow.so.0"
+#define MEMSET_LIBRARY_NAME "libucow-memset.so.0"	/* next to it: lazy memset's memset */
 
 static const char run_usage[] =
 	"Usage: ucow run [OPTIONS] [--] COMMAND [ARGS]\n"
@@ -95,8 +98,8 @@ static int exe_dir(char *dir, size_t size)
 	return 0;
 }
 
-/* @dir/libucow.so, with @dir made canonical but the library's own name kept, so that
- * LD_PRELOAD names the same file libtool and `make install` call libucow.so. */
+/* @dir/libucow.so.0, with @dir made canonical but the library's own name kept, so that
+ * LD_PRELOAD names the SONAME, as ld.so would. */
 static int try_library(const char *dir, char *path, size_t size)
 {
 	char candidate[PATH_MAX], real_dir[PATH_MAX];

@@ -29,6 +29,16 @@ same_output "ucow run --shmem-holes=off" k u-off
 equal "ucow run --shmem-holes=off" "file kB (as the kernel)" "$(mem u-off file_kb)" \
 	"$(mem k file_kb)"
 
+# The SONAMEs: a runtime-only install (Debian's libucow0) has no unversioned libucow.so.
+run pre "$UCOW" run --lazy-memset -- sh -c 'echo "$LD_PRELOAD"'
+case $(cat "$T/pre.out") in
+*/libucow.so.0:*/libucow-memset.so.0 | */libucow.so.0:*/libucow-memset.so.0:*) ;;
+*) bad "ucow run --lazy-memset: LD_PRELOAD is '$(cat "$T/pre.out")', not the two SONAMEs" ;;
+esac
+run u-lm "$UCOW" run --lazy-memset -- "$PROGS/shmem-hole" -p seq-write -x 3
+same_output "ucow run --lazy-memset" k u-lm
+no_stderr "ucow run --lazy-memset" u-lm
+
 run u-stats "$UCOW" run --stats="$T/s.json" -- "$PROGS/shmem-hole" -p seq-write
 equal "ucow run --stats=PATH" "exit status" "$(rc_of u-stats)" 0
 "$PYTHON" -c 'import json,sys; j=json.loads(open(sys.argv[1]).readline()); assert j["managed"]' \
