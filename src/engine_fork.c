@@ -22,8 +22,6 @@
 #include "uffd_ctl.h"
 #include "unmapped.h"
 
-#define UNCARRIED_BATCH 32
-
 /* The forking thread's signal mask, from engine_fork_prepare() until fork returns. */
 static __thread struct sigguard fork_guard;
 
@@ -130,23 +128,21 @@ void engine_fork_parent(bool serving)
  * thread's table) are handed back to the kernel: right for shmem holes, the only policy with
  * a source, whose fallback is the kernel's own fill.
  */
+static void drop_if_uncarried(const struct ucow_region *r, void *arg)
+{
+	size_t *dropped = arg;
+
+	if (r->src && !source_usable(r->src)) {
+		registry_remove(&ucow_registry, r->start, r->end);
+		(*dropped)++;
+	}
+}
+
 static void drop_uncarried(void)
 {
-	uintptr_t start = 0, resume;
 	size_t dropped = 0;
 
-	do {
-		struct ucow_region v[UNCARRIED_BATCH];
-		size_t n = registry_collect(&ucow_registry, start, UINTPTR_MAX, v, UNCARRIED_BATCH,
-					    &resume);
-
-		for (size_t i = 0; i < n; i++)
-			if (v[i].src && !source_usable(v[i].src)) {
-				registry_remove(&ucow_registry, v[i].start, v[i].end);
-				dropped++;
-			}
-		start = resume;
-	} while (resume);
+	registry_walk(&ucow_registry, 0, UINTPTR_MAX, drop_if_uncarried, &dropped);
 	if (dropped)
 		ucow_info("fork", "%zu file mapping(s) could not keep their file in the child: "
 			  "left to the kernel there", dropped);

@@ -307,7 +307,7 @@ static int serve_batch(void)
 
 			resolve(&msg);
 		}
-		unmapped_settle_doubts();
+		unmapped_settle_doubts(handler_pending);
 	} while (unmapped_doubts_left());
 	return total;
 }

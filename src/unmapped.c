@@ -12,7 +12,6 @@
 #include "uffd_ctl.h"
 #include "unmapped.h"
 
-#define UNMAP_PIECES 32
 #define PROBE_PATIENCE_NS 2000000	/* 2 ms per pass */
 
 static bool mapped(uintptr_t start, uintptr_t end)
@@ -62,7 +61,6 @@ static bool piece_alive(uintptr_t start, uintptr_t end, uint64_t deadline, bool 
 #define DOUBT_PATIENCE_NS 200000000ULL	/* 200 ms */
 static struct {
 	size_t n;
-	bool (*pending)(void);	/* the handler's: whether a message waits unread */
 	struct {
 		uintptr_t start, end;
 		uint64_t since;
@@ -89,40 +87,43 @@ void unmapped_forget_parts(const struct ucow_region *r, void *arg)
 		registry_remove_birth(&ucow_registry, hole, r->end, r->birth);
 }
 
+struct forgetting {
+	uint64_t deadline;		/* of this pass's probes */
+	uint64_t since;			/* when the notice came */
+	bool (*pending)(void);		/* the handler's, or NULL on a program thread */
+};
+
+static void forget_if_dead(const struct ucow_region *r, void *arg)
+{
+	const struct forgetting *fg = arg;
+	bool doubt = false;
+	bool may_doubt = fg->pending && unsettled.n < DOUBTS_MAX &&
+			 sys_now_ns() - fg->since < DOUBT_PATIENCE_NS;
+
+	/* By birth: the range may have been managed again since it was looked at. */
+	if (!piece_alive(r->start, r->end, fg->deadline, may_doubt ? &doubt : NULL, fg->pending))
+		registry_remove_birth(&ucow_registry, r->start, r->end, r->birth);
+	else if (doubt) {
+		unsettled.v[unsettled.n].start = r->start;
+		unsettled.v[unsettled.n].end = r->end;
+		unsettled.v[unsettled.n].since = fg->since;
+		unsettled.n++;
+	}
+}
+
 /* @since: when the notice for [start,end) came (0: now). Without @pending (a program
  * thread), no doubts: it waits. */
 static void forget_dead_since(uintptr_t start, uintptr_t end, bool (*pending)(void),
 			      uint64_t since)
 {
-	uint64_t now = sys_now_ns(), deadline = now + PROBE_PATIENCE_NS;
+	uint64_t now = sys_now_ns();
+	struct forgetting fg = {
+		.deadline = now + PROBE_PATIENCE_NS,
+		.since = since ? since : now,
+		.pending = pending,
+	};
 
-	if (!since)
-		since = now;
-	while (start < end) {
-		struct ucow_region v[UNMAP_PIECES];
-		uintptr_t resume;
-		size_t n = registry_collect(&ucow_registry, start, end, v, UNMAP_PIECES, &resume);
-
-		for (size_t i = 0; i < n; i++) {
-			bool doubt = false;
-			bool may_doubt = pending && unsettled.n < DOUBTS_MAX &&
-					 sys_now_ns() - since < DOUBT_PATIENCE_NS;
-
-			/* By birth: the range may have been managed again since it was looked at. */
-			if (!piece_alive(v[i].start, v[i].end, deadline, may_doubt ? &doubt : NULL,
-					 pending))
-				registry_remove_birth(&ucow_registry, v[i].start, v[i].end, v[i].birth);
-			else if (doubt) {
-				unsettled.v[unsettled.n].start = v[i].start;
-				unsettled.v[unsettled.n].end = v[i].end;
-				unsettled.v[unsettled.n].since = since;
-				unsettled.n++;
-			}
-		}
-		if (!resume)
-			break;
-		start = resume;
-	}
+	registry_walk(&ucow_registry, start, end, forget_if_dead, &fg);
 }
 
 void unmapped_forget(uintptr_t start, uintptr_t end)
@@ -132,11 +133,10 @@ void unmapped_forget(uintptr_t start, uintptr_t end)
 
 void unmapped_event(uintptr_t start, uintptr_t end, bool (*pending)(void))
 {
-	unsettled.pending = pending;
 	forget_dead_since(start, end, pending, 0);
 }
 
-void unmapped_settle_doubts(void)
+void unmapped_settle_doubts(bool (*pending)(void))
 {
 	size_t n = unsettled.n;
 
@@ -148,7 +148,7 @@ void unmapped_settle_doubts(void)
 		unsettled.n--;
 		for (size_t j = 0; j < unsettled.n; j++)
 			unsettled.v[j] = unsettled.v[j + 1];
-		forget_dead_since(s, e, unsettled.pending, since);
+		forget_dead_since(s, e, pending, since);
 	}
 }
 

@@ -17,10 +17,10 @@ void unmapped_forget(uintptr_t start, uintptr_t end);
 /*
  * The same, for an unmap event on the handler thread: a piece whose probe must wait for a
  * message still unread (@pending says whether one is) is settled later, by
- * unmapped_settle_doubts() after the next batch.
+ * unmapped_settle_doubts() after the next batch, with the same @pending.
  */
 void unmapped_event(uintptr_t start, uintptr_t end, bool (*pending)(void));
-void unmapped_settle_doubts(void);
+void unmapped_settle_doubts(bool (*pending)(void));
 /* Whether some notice is still unsettled (the handler reads on before it goes idle). */
 bool unmapped_doubts_left(void);
 
