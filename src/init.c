@@ -52,22 +52,9 @@ static bool parent_said_it(void)
 {
 	const struct ucow_knob *k;
 	const char *value;
-	char path[64], entry[512];
-	pid_t ppid = getppid();
-	int n;
 
 	k = ucow_config_first_bad(env, &value);
-	if (!k || ppid <= 1)
-		return false;
-	/* "NAME=VALUE\0": the NUL ends the entry, so VALUE is not a prefix of another value. */
-	n = snprintf(entry, sizeof(entry), "%s=%s", k->name, value);
-	if (n < 0 || n + 1 >= (int)sizeof(entry))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)ppid);
-	if (!procfs_file_has(path, "/libucow.so", strlen("/libucow.so")))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)ppid);
-	return procfs_file_has(path, entry, (size_t)n + 1);
+	return k && procfs_parent_said("/libucow.so", NULL, k->name, value);
 }
 
 __attribute__((constructor)) static void ucow_init(void)

@@ -32,11 +32,6 @@
 /* The smallest memset deferred, once libucow-memset.so is armed; 0 while lazy memset is off. */
 static atomic_size_t armed_min;
 
-static void lazy_fork_child(void)
-{
-	lazy_defer_fork_child();
-}
-
 /*
  * Whether the parent process runs libucow.so without libucow-memset.so, with the same
  * UCOW_LAZY_MEMSET: then it said so already, and a shell script running five programs says
@@ -45,23 +40,8 @@ static void lazy_fork_child(void)
  */
 static bool parent_said_it(void)
 {
-	const char *value = getenv("UCOW_LAZY_MEMSET");
-	char path[64], entry[128];
-	pid_t ppid = getppid();
-	int n;
-
-	if (!value || ppid <= 1)
-		return false;
-	/* "NAME=VALUE\0": the NUL ends the entry, so VALUE is not a prefix of another value. */
-	n = snprintf(entry, sizeof(entry), "UCOW_LAZY_MEMSET=%s", value);
-	if (n < 0 || n + 1 >= (int)sizeof(entry))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)ppid);
-	if (!procfs_file_has(path, "/libucow.so", strlen("/libucow.so")) ||
-	    procfs_file_has(path, "/libucow-memset.so", strlen("/libucow-memset.so")))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)ppid);
-	return procfs_file_has(path, entry, (size_t)n + 1);
+	return procfs_parent_said("/libucow.so", "/libucow-memset.so", "UCOW_LAZY_MEMSET",
+				  getenv("UCOW_LAZY_MEMSET"));
 }
 
 /*
@@ -250,7 +230,7 @@ const struct ucow_policy ucow_lazy_memset_policy = {
 	.discard = lazy_discard,
 	.advise_before = lazy_advise_before,
 	.remapped = lazy_memset_remapped,
-	.fork_child_early = lazy_fork_child,
+	.fork_child_early = lazy_defer_fork_child,
 	.materialise = pattern_materialise,
 	/* DONTNEED makes a filled page read zero, as the kernel's would: nothing of ours left. */
 	.plain_when_filled = true,

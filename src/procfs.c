@@ -120,6 +120,27 @@ bool procfs_file_has(const char *path, const char *needle, size_t len)
 	return found;
 }
 
+bool procfs_parent_said(const char *loaded, const char *absent, const char *name,
+			const char *value)
+{
+	char path[64], entry[512];
+	pid_t ppid = getppid();
+	int n;
+
+	if (!value || ppid <= 1)
+		return false;
+	/* "NAME=VALUE\0": the NUL ends the entry, so VALUE is not a prefix of another value. */
+	n = snprintf(entry, sizeof(entry), "%s=%s", name, value);
+	if (n < 0 || n + 1 >= (int)sizeof(entry))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)ppid);
+	if (!procfs_file_has(path, loaded, strlen(loaded)) ||
+	    (absent && procfs_file_has(path, absent, strlen(absent))))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)ppid);
+	return procfs_file_has(path, entry, (size_t)n + 1);
+}
+
 static void set_name(struct procfs_vma *v, const char *name, size_t len)
 {
 	v->name_cut = len >= sizeof(v->name);

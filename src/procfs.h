@@ -35,6 +35,14 @@ long procfs_stat_field(const char *path, int field);
  * include NULs (an environ entry), shorter than 4 KiB. false when it cannot be read. */
 bool procfs_file_has(const char *path, const char *needle, size_t len);
 
+/*
+ * Whether the parent process runs a ucow that said it already: it has @loaded mapped (and
+ * not @absent, unless NULL), and NAME=VALUE in its environment. A parent whose /proc files
+ * this process cannot read counts as not having said it.
+ */
+bool procfs_parent_said(const char *loaded, const char *absent, const char *name,
+			const char *value);
+
 /* ---- VMAs ---- */
 
 #define PROCFS_NAME_MAX 128
