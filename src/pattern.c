@@ -138,13 +138,6 @@ void pattern_write(int id, void *dst, size_t len)
 		memcpy((char *)dst + done, p->chunk, len - done < CHUNK ? len - done : CHUNK);
 }
 
-long pattern_copy(int id, uintptr_t dst, size_t len, bool near)
-{
-	const struct pattern *p = pattern_get(id);
-
-	return p ? fill_repeat(dst, len, p->chunk, CHUNK, near) : -EINVAL;
-}
-
 static void count_pages(atomic_ulong *pages_filled, long bytes)
 {
 	if (pages_filled)
@@ -184,9 +177,9 @@ static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_f
 	return 0;
 }
 
-static int fill_window(const struct ucow_region *r, const struct ucow_fault *f,
-		 atomic_ulong *pages_filled)
+int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
+	atomic_ulong *pages_filled = r->policy->pages_filled;
 	const struct pattern *p = pattern_get((int)r->data);
 	uintptr_t end;
 	long filled;
@@ -199,16 +192,11 @@ static int fill_window(const struct ucow_region *r, const struct ucow_fault *f,
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
 		filled = fill_zero(f->addr, end - f->addr);
 	else
-		filled = pattern_copy((int)r->data, f->addr, end - f->addr, true);
+		filled = fill_repeat(f->addr, end - f->addr, p->chunk, CHUNK, true);
 	if (filled < 0)
 		return (int)filled;
 	count_pages(pages_filled, filled);
 	return 0;
-}
-
-int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
-{
-	return fill_window(r, f, r->policy->pages_filled);
 }
 
 #define MATERIALISE_PATIENCE_NS 1000000000ULL	/* 1 s of address-space changes */

@@ -27,15 +27,6 @@ void pattern_write(int id, void *dst, size_t len);
 void pattern_fork_child(void);
 
 /*
- * Fills the missing pages of [dst, dst+len) (page aligned, inside one region) with copies of
- * pattern @id and wakes their threads. With @near, a large fill is made on the faulting
- * thread's CPU (placement.h): for memory a program maps, fills and unmaps again and again,
- * whose pages come back through that CPU's free lists. Returns the bytes filled, or -errno
- * when not even the first page could be answered (as fill_copy). Handler thread only.
- */
-long pattern_copy(int id, uintptr_t dst, size_t len, bool near);
-
-/*
  * Fault handler for a policy whose region.data is a pattern id: fills the missing pages of
  * the window at the fault (adaptive: one page for scattered faults, UCOW_FAULT_AROUND for
  * sequential ones, never outside the region) with copies of the

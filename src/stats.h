@@ -24,11 +24,6 @@ enum ucow_stat {
 
 extern atomic_ulong ucow_stats[UCOW_ST__COUNT];
 
-static inline void ucow_stat_add(enum ucow_stat id, unsigned long n)
-{
-	atomic_fetch_add_explicit(&ucow_stats[id], n, memory_order_relaxed);
-}
-
 /* A policy's own counters: an array of atomic_ulong in its file, bumped from any thread. */
 static inline void ucow_count(atomic_ulong *counter, unsigned long n)
 {
@@ -44,6 +39,11 @@ static inline void ucow_counts_reset(atomic_ulong *counters, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		atomic_store_explicit(&counters[i], 0, memory_order_relaxed);
+}
+
+static inline void ucow_stat_add(enum ucow_stat id, unsigned long n)
+{
+	ucow_count(&ucow_stats[id], n);
 }
 
 /* The engine's counters from zero (a fork child: its parent reports what came before). */
