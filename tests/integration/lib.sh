@@ -107,6 +107,13 @@ mem() {
 	sed -n "s/.*[ :]$2=\([0-9-]*\).*/\1/p; s/^$2=\([0-9-]*\).*/\1/p" "$T/$1.out" | head -n 1
 }
 
+# stats_of TAG GROUP KEY: a value of GROUP's KEY in the UCOW_STATS file $T/TAG.stats, from the
+# line of the run's main process: the last one, as it exits after the children it waits for
+# (they write theirs at _exit).
+stats_of() {
+	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
+}
+
 # require_managed CASE STATSFILE: a comparison with the kernel proves nothing unless ucow
 # managed something in that run: the UCOW_STATS file (one JSON line per process) must show a
 # process with "managed":true and at least one registered region.

@@ -11,10 +11,6 @@ run k "$PROGS/pin-cow" anon pin
 [ "$(rc_of k)" = 77 ] && skip "$(tail -n 1 "$T/k.out")"
 [ "$(id -u)" -eq 0 ] || say "not root: frames are not checked (pagemap hides them)"
 
-json() {
-	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
-}
-
 # stats_run TAG [VAR=VALUE...] COMMAND...: run_ucow with UCOW_STATS in $T/TAG.stats.
 stats_run() {
 	tag=$1
@@ -37,8 +33,8 @@ for kind in anon memfd refpage memset; do
 	stats_run u "$PROGS/pin-cow" $kind pin
 	same_output "$c" k u
 	no_stderr "$c" u
-	equal "$c" "kernel pins" "$(json u pins kernel_pins)" 1
-	equal "$c" "pages copied by ucow" "$(json u pins fork_copied_pages)" 0
+	equal "$c" "kernel pins" "$(stats_of u pins kernel_pins)" 1
+	equal "$c" "pages copied by ucow" "$(stats_of u pins fork_copied_pages)" 0
 
 	equal "$c" "file blocks after the fork" "$(mem u file_blocks_after_fork)" \
 		"$(mem u file_blocks_pinned)"
@@ -47,8 +43,8 @@ for kind in anon memfd refpage memset; do
 	stats_run u "$PROGS/seccomp-run" --no-io-uring -- "$PROGS/pin-cow" $kind pin
 	same_output "$c" k u
 	no_stderr "$c" u
-	equal "$c" "kernel pins" "$(json u pins kernel_pins)" 0
-	equal "$c" "pages copied by ucow" "$(json u pins fork_copied_pages)" 512
+	equal "$c" "kernel pins" "$(stats_of u pins kernel_pins)" 0
+	equal "$c" "pages copied by ucow" "$(stats_of u pins fork_copied_pages)" 512
 	equal "$c" "file blocks after the fork" "$(mem u file_blocks_after_fork)" \
 		"$(mem u file_blocks_pinned)"
 
@@ -56,7 +52,7 @@ for kind in anon memfd refpage memset; do
 	stats_run u "$PROGS/pin-cow" $kind api
 	equal "$c" "exit status" "$(rc_of u)" 0
 	no_stderr "$c" u
-	equal "$c" "pins known at exit" "$(json u pins known)" 0
+	equal "$c" "pins known at exit" "$(stats_of u pins known)" 0
 
 	c="$kind ucow_pin API, io_uring blocked"
 	stats_run u "$PROGS/seccomp-run" --no-io-uring -- "$PROGS/pin-cow" $kind api

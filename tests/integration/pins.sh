@@ -21,12 +21,6 @@ kind_ready() {
 	return 0
 }
 
-# json TAG GROUP KEY: a number from the UCOW_STATS line of run TAG: its main process, which
-# exits last, after the children it waits for (they write theirs at _exit).
-json() {
-	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
-}
-
 kinds_done=
 for kind in anon memfd refpage memset; do
 	if ! why=$(kind_ready $kind); then
@@ -47,12 +41,12 @@ for kind in anon memfd refpage memset; do
 		case $scenario in
 		fork | mprotect*)
 			# The buffer is still registered at exit: the stats list it, as fdinfo does.
-			equal "$c" "pins known at exit" "$(json u pins known)" 1
-			equal "$c" "pins from liburing" "$(json u pins liburing)" 1
-			equal "$c" "fdinfo mismatches" "$(json u pins fdinfo_mismatches)" 0 ;;
+			equal "$c" "pins known at exit" "$(stats_of u pins known)" 1
+			equal "$c" "pins from liburing" "$(stats_of u pins liburing)" 1
+			equal "$c" "fdinfo mismatches" "$(stats_of u pins fdinfo_mismatches)" 0 ;;
 		pin)
-			equal "$c" "ucow_pin made a kernel pin" "$(json u pins kernel_pins)" 1
-			equal "$c" "pins known at exit (unpinned)" "$(json u pins known)" 0 ;;
+			equal "$c" "ucow_pin made a kernel pin" "$(stats_of u pins kernel_pins)" 1
+			equal "$c" "pins known at exit (unpinned)" "$(stats_of u pins known)" 0 ;;
 		esac
 	done
 	kinds_done="$kinds_done $kind"

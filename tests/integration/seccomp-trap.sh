@@ -11,10 +11,6 @@ require_uffd
 run k "$PROGS/pin-cow" memfd raw
 [ "$(rc_of k)" = 77 ] && skip "$(tail -n 1 "$T/k.out")"
 
-json() {
-	sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9a-z\"]*\).*/\1/p" "$T/$1.stats" | tail -n 1
-}
-
 stats_run() {
 	tag=$1
 	shift
@@ -25,20 +21,20 @@ stats_run() {
 # Default: no filter at all, and a raw registration is not known.
 stats_run u "$PROGS/pin-cow" memfd raw
 same_output "raw, trap off" k u
-equal "raw, trap off" "trap" "$(json u pins trap)" '"off"'
+equal "raw, trap off" "trap" "$(stats_of u pins trap)" '"off"'
 grep -q '^Seccomp:[[:space:]]*0' /proc/self/status ||
 	say "note: this shell already runs under a seccomp filter"
 
 stats_run u UCOW_SECCOMP=on "$PROGS/pin-cow" memfd raw
 # The feature is built (this library has a trap): it must arm, never SKIP. Only a kernel or
 # a process that refuses the filter (no CAP_SYS_ADMIN nor no_new_privs allowed) is a skip.
-case $(json u pins trap) in
+case $(stats_of u pins trap) in
 '"armed"') ;;
 '"refused"')
 	[ "$(id -u)" -eq 0 ] && { bad "the trap was refused to root: $(head -n 2 "$T/u.err")"; finish; }
 	skip "the trap needs CAP_SYS_ADMIN here: $(cat "$T/u.err")" ;;
 *)
-	bad "UCOW_SECCOMP=on on managed memory: the trap is $(json u pins trap), not armed"
+	bad "UCOW_SECCOMP=on on managed memory: the trap is $(stats_of u pins trap), not armed"
 	finish ;;
 esac
 
@@ -53,21 +49,21 @@ for kind in $kinds; do
 	stats_run u UCOW_SECCOMP=on "$PROGS/pin-cow" $kind raw
 	same_output "$c" k u
 	no_stderr "$c" u
-	equal "$c" "trap" "$(json u pins trap)" '"armed"'
-	equal "$c" "raw pins known at exit" "$(json u pins raw)" 1
-	equal "$c" "fdinfo mismatches" "$(json u pins fdinfo_mismatches)" 0
+	equal "$c" "trap" "$(stats_of u pins trap)" '"armed"'
+	equal "$c" "raw pins known at exit" "$(stats_of u pins raw)" 1
+	equal "$c" "fdinfo mismatches" "$(stats_of u pins fdinfo_mismatches)" 0
 	# Through liburing, a trapped call is learnt once, as liburing's.
 	stats_run u UCOW_SECCOMP=on "$PROGS/pin-cow" $kind fork
 	equal "$kind fork, trap on" "exit status" "$(rc_of u)" 0
-	equal "$kind fork, trap on" "liburing pins known" "$(json u pins liburing)" 1
-	equal "$kind fork, trap on" "raw pins known" "$(json u pins raw)" 0
+	equal "$kind fork, trap on" "liburing pins known" "$(stats_of u pins liburing)" 1
+	equal "$kind fork, trap on" "raw pins known" "$(stats_of u pins raw)" 0
 	# A thread that blocks SIGSYS registers through liburing: not killed by the trap.
 	c="$kind liburing register with signals blocked, trap on"
 	run k "$PROGS/pin-cow" $kind sigblock
 	stats_run u UCOW_SECCOMP=on "$PROGS/pin-cow" $kind sigblock
 	same_output "$c" k u
 	equal "$c" "exit status" "$(rc_of u)" 0
-	equal "$c" "liburing pins known" "$(json u pins liburing)" 1
+	equal "$c" "liburing pins known" "$(stats_of u pins liburing)" 1
 done
 
 # Exec from a managed process that holds a registered buffer: each image's output and exit
