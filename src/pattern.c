@@ -152,14 +152,15 @@ static void count_pages(atomic_ulong *pages_filled, long bytes)
 static int pattern_fill_strided(const struct ucow_region *r, const struct ucow_fault *f,
 				const struct pattern *p, atomic_ulong *pages_filled)
 {
-	size_t stride = UCOW_PAGE_SIZE;
-	unsigned int count = window_strided(f->addr, r->end, ucow_cfg.fault_around, &stride);
+	long stride = UCOW_PAGE_SIZE;
+	unsigned int count = window_strided(f->addr, r->start, r->end, ucow_cfg.fault_around,
+					    &stride);
 	bool zero = p->zero && !(f->flags & UCOW_FAULT_WRITE);
 	long filled, total = 0;
 
 	/* count >= 1: the faulting page is always answered. */
 	for (unsigned int i = 0; i < count; i++) {
-		uintptr_t at = f->addr + i * stride;
+		uintptr_t at = f->addr + (uintptr_t)((long)i * stride);
 
 		if (zero)
 			filled = fill_zero(at, UCOW_PAGE_SIZE);
@@ -181,18 +182,18 @@ int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	atomic_ulong *pages_filled = r->policy->pages_filled;
 	const struct pattern *p = pattern_get((int)r->data);
-	uintptr_t end;
+	struct window w;
 	long filled;
 
 	if (!p)
 		return -EINVAL;
-	end = window_next(f->addr, r->end, ucow_cfg.fault_around);
-	if (end == f->addr + UCOW_PAGE_SIZE)
+	w = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
+	if (w.end - w.start == UCOW_PAGE_SIZE)
 		return pattern_fill_strided(r, f, p, pages_filled);
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
-		filled = fill_zero(f->addr, end - f->addr);
+		filled = fill_zero(w.start, w.end - w.start);
 	else
-		filled = fill_repeat(f->addr, end - f->addr, p->chunk, CHUNK, true);
+		filled = fill_repeat(w.start, w.end - w.start, p->chunk, CHUNK, true);
 	if (filled < 0)
 		return (int)filled;
 	count_pages(pages_filled, filled);

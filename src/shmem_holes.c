@@ -14,6 +14,7 @@
 #include "fill.h"
 #include "filter_probe.h"
 #include "fdtable.h"
+#include "hole_runs.h"
 #include "log.h"
 #include "pagemap.h"
 #include "policy.h"
@@ -117,57 +118,17 @@ static int fill_private(uintptr_t addr)
 	return 0;
 }
 
-/*
- * The run of holes around @addr, within the fault-around window, the region and the end of
- * the file. Data pages are never inside it: the window stops at the nearest data on either
- * side (SEEK_DATA/SEEK_HOLE on ucow's own description, whose position is its own).
- */
-static void hole_window(const struct ucow_region *r, uintptr_t addr, uintptr_t *start,
-			uintptr_t *end)
+/* The fault-around window that holds @addr, aligned in the region (a page if none). */
+static struct window aligned_window(const struct ucow_region *r, uintptr_t addr)
 {
 	uint64_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
-	off_t fault, lo, hi, pos, eof;
-	struct stat st;
+	struct window w = { addr, addr + UCOW_PAGE_SIZE };
 
-	*start = addr;
-	*end = addr + UCOW_PAGE_SIZE;
-	if (win <= UCOW_PAGE_SIZE || !r->src->private_pos || fstat(r->src->fd, &st) < 0)
-		return;
-	fault = (off_t)(r->offset + (addr - r->start));
-	lo = fault - (off_t)((addr - r->start) % win);
-	hi = lo + (off_t)win;
-	if (lo < (off_t)r->offset)
-		lo = (off_t)r->offset;
-	if (hi > (off_t)(r->offset + (r->end - r->start)))
-		hi = (off_t)(r->offset + (r->end - r->start));
-	/* Beyond the end of file the kernel's SIGBUS must stay. */
-	eof = (off_t)UCOW_PAGE_UP(st.st_size);
-	if (hi > eof)
-		hi = eof;
-	if (fault >= hi)
-		return;
-	for (pos = lo; pos < hi;) {
-		off_t data = lseek(r->src->fd, pos, SEEK_DATA);
-		off_t hole;
-
-		if (data < 0 || data >= hi)
-			break;
-		if (data > fault) {
-			hi = data & (off_t)UCOW_PAGE_MASK;
-			break;
-		}
-		hole = lseek(r->src->fd, data, SEEK_HOLE);
-		if (hole < 0)
-			return;
-		hole = (off_t)UCOW_PAGE_UP(hole);
-		if (hole > fault)
-			return;	/* data appeared under the fault: one page only */
-		lo = pos = hole;
-	}
-	if (hi <= fault)	/* data inside the fault page itself: the window must hold it */
-		return;
-	*start = r->start + (uintptr_t)(lo - (off_t)r->offset);
-	*end = r->start + (uintptr_t)(hi - (off_t)r->offset);
+	if (win <= UCOW_PAGE_SIZE)
+		return w;
+	w.start = addr - (addr - r->start) % win;
+	w.end = r->end - w.start < win ? r->end : w.start + win;
+	return w;
 }
 
 static int map_zero_range(uintptr_t start, uintptr_t end)
@@ -183,91 +144,104 @@ static int map_zero_range(uintptr_t start, uintptr_t end)
 	return 0;
 }
 
-/*
- * Zero mode: the shared zero page over the holes around the fault, as hugetlbfs gives a
- * read; a write gets its own page. Later writes in the window are the kernel's own
- * zero-page copy-on-write faults and never reach ucow. Returns the window's end, or -errno.
- */
-static long map_zero_around(const struct ucow_region *r, const struct ucow_fault *f)
+static bool holds(uintptr_t start, uintptr_t end, uintptr_t addr)
 {
-	uintptr_t start, end;
-	int ret;
-
-	hole_window(r, f->addr, &start, &end);
-	if (!(f->flags & UCOW_FAULT_WRITE)) {
-		ret = map_zero_range(start, end);
-	} else {
-		ret = map_zero_range(start, f->addr);
-		if (ret == 0)
-			ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, end);
-		if (ret == 0)
-			ret = fill_private(f->addr);
-	}
-	return ret < 0 ? ret : (long)end;
-}
-
-/* The end of the run of holes that starts at @addr, at most @end: data and EOF stop it. */
-static uintptr_t holes_ahead(const struct ucow_region *r, uintptr_t addr, uintptr_t end)
-{
-	off_t off = (off_t)(r->offset + (addr - r->start));
-	off_t hi = off + (off_t)(end - addr), data;
-	struct stat st;
-
-	if (!r->src->private_pos || fstat(r->src->fd, &st) < 0)
-		return addr + UCOW_PAGE_SIZE;
-	if (hi > (off_t)UCOW_PAGE_UP(st.st_size))
-		hi = (off_t)UCOW_PAGE_UP(st.st_size);
-	data = lseek(r->src->fd, off, SEEK_DATA);
-	if (data >= 0 && data < hi)
-		hi = data & (off_t)UCOW_PAGE_MASK;
-	if (hi <= off)
-		return addr + UCOW_PAGE_SIZE;
-	return addr + (uintptr_t)(hi - off);
+	return addr >= start && addr < end;
 }
 
 /*
- * A write that continues a sequential stream: the holes ahead, up to the stream's window,
- * get private zero pages in one go, so the writes that follow never fault. At most one
- * window beyond the last page a stream writes is filled without being written.
+ * Zero mode: the shared zero page over every run of holes in the window around the fault,
+ * as hugetlbfs gives a read; the data pages between them are left to the kernel's own
+ * fault. A write gets its own page. Later writes in the window are the kernel's own
+ * zero-page copy-on-write faults and never reach ucow. Returns 0 or -errno; *@w is the
+ * window.
  */
-static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uintptr_t end)
+static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f,
+			   struct window *w)
 {
-	long filled;
+	bool write = f->flags & UCOW_FAULT_WRITE, fault_done = false;
+	struct hole_walk walk;
+	uintptr_t s, e;
+	int ret = 0;
 
-	end = holes_ahead(r, addr, end);
-	/* Not on the writer's CPU: fresh memory for the most part (guest RAM) gains nothing
-	 * there, and each move wakes an idle CPU (sequential writes: 0.48 -> 0.56 of the
-	 * kernel's time, measured). Nor for MADV_HUGEPAGE windows. */
-	filled = fill_repeat(addr, end - addr, fill_zeroes, FILL_ZEROES_LEN, false);
-	if (filled < 0)
-		return filled;
-	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
-	return (long)end;
+	*w = aligned_window(r, f->addr);
+	if (!hole_walk_start(&walk, r, w->start, w->end))
+		*w = (struct window){ f->addr, f->addr + UCOW_PAGE_SIZE };
+	else
+		while (ret == 0 && hole_walk_next(&walk, &s, &e)) {
+			if (write && holds(s, e, f->addr)) {
+				ret = map_zero_range(s, f->addr);
+				if (ret == 0)
+					ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, e);
+			} else {
+				ret = map_zero_range(s, e);
+			}
+			fault_done |= holds(s, e, f->addr);
+		}
+	if (ret < 0)
+		return ret;
+	if (write)
+		return fill_private(f->addr);
+	/* Data appeared under the fault since (or the file cannot be walked): the page alone,
+	 * as the kernel's own fault would have had it a moment earlier. */
+	return fault_done ? 0 : map_zero_range(f->addr, f->addr + UCOW_PAGE_SIZE);
+}
+
+/*
+ * Private zero pages over every run of holes in @w, the faulting page's included, and one
+ * wake for all of them at the end. Returns 0 or -errno.
+ */
+static int fill_private_runs(const struct ucow_region *r, const struct window *w, uintptr_t addr)
+{
+	unsigned long filled = 0;
+	bool fault_done = false;
+	struct hole_walk walk;
+	uintptr_t s, e;
+	long n = 0;
+
+	if (hole_walk_start(&walk, r, w->start, w->end))
+		while (n >= 0 && hole_walk_next(&walk, &s, &e)) {
+			for (uintptr_t at = s; at < e && n >= 0; at += FILL_ZEROES_LEN) {
+				size_t len = e - at < FILL_ZEROES_LEN ? e - at : FILL_ZEROES_LEN;
+
+				n = fill_copy_quiet(at, fill_zeroes, len);
+				filled += n > 0 ? (unsigned long)n : 0;
+			}
+			fault_done |= holds(s, e, addr);
+		}
+	sh_count(SH_FILLED_PRIVATE, filled / UCOW_PAGE_SIZE);
+	fill_wake(w->start, w->end - w->start);
+	if (n < 0 && !fault_done)
+		return (int)n;
+	return fault_done ? 0 : fill_private(addr);
 }
 
 /* Windows filled ahead, one after another, before the writer is measured again. */
 #define BLIND_FILLS 16
 
 /*
- * Whether every page of the window before @addr is now a private page of this process: a
- * writer that ran through a zero-page window writing every page earns windows filled ahead;
- * a strided or scattered one keeps the zero page, and memory equal to what it writes.
+ * Whether every page of the window the writer came through (before @addr going up, after it
+ * going down) is now a private page of this process: a writer that ran through a zero-page
+ * window writing every page earns windows filled ahead; a strided or scattered one keeps the
+ * zero page, and memory equal to what it writes.
  */
-static bool written_densely(const struct ucow_region *r, uintptr_t addr)
+static bool written_densely(const struct ucow_region *r, uintptr_t addr, int heading)
 {
 	uint64_t entries[PM_BATCH];
 	size_t n = ucow_cfg.fault_around / UCOW_PAGE_SIZE;
+	size_t room = heading > 0 ? (addr - r->start) / UCOW_PAGE_SIZE
+				  : (r->end - addr) / UCOW_PAGE_SIZE - 1;
 	uintptr_t start;
 	ssize_t got;
 	int pm;
 
 	if (n > PM_BATCH)
 		n = PM_BATCH;
-	if (n > (addr - r->start) / UCOW_PAGE_SIZE)
-		n = (addr - r->start) / UCOW_PAGE_SIZE;
+	if (n > room)
+		n = room;
 	if (n == 0)
 		return false;
-	start = addr - n * UCOW_PAGE_SIZE;
+	start = heading > 0 ? addr - n * UCOW_PAGE_SIZE : addr + UCOW_PAGE_SIZE;
 	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (pm < 0)
 		return false;
@@ -288,25 +262,61 @@ static bool written_densely(const struct ucow_region *r, uintptr_t addr)
  * A writer that stops leaves at most one window filled and unwritten; one that turns
  * strided is caught at the next measured window. Handler thread only.
  */
-static uintptr_t filled_up_to;	/* where the last window filled ahead ended */
+static uintptr_t filled_next;	/* where the writer faults after the last window filled */
 static uint64_t filled_birth;	/* in which mapping (region.birth) */
 
-static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
+static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr, int heading)
 {
 	static unsigned int blind;
-	bool resumes = addr == filled_up_to && r->birth == filled_birth;
+	bool resumes = addr == filled_next && r->birth == filled_birth;
 
 	if (resumes && blind < BLIND_FILLS) {
 		blind++;
 		return true;
 	}
-	if (!resumes && written_densely(r, addr)) {
+	if (!resumes && written_densely(r, addr, heading)) {
 		blind = 1;
 		return true;
 	}
 	blind = 0;
-	filled_up_to = 0;
+	filled_next = 0;
 	return false;
+}
+
+/* The window filled ahead of a writer heading up or down from @addr. */
+static struct window ahead_window(const struct ucow_region *r, uintptr_t addr, int heading)
+{
+	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
+	struct window w = { addr, addr + UCOW_PAGE_SIZE };
+
+	if (heading > 0)
+		w.end = r->end - addr < win ? r->end : addr + win;
+	else
+		w.start = w.end - r->start < win ? r->start : w.end - win;
+	return w;
+}
+
+/*
+ * A write that continues a sequential stream: the holes ahead, up to the stream's window and
+ * past the data pages in it, get private zero pages in one go, so the writes that follow
+ * never fault. At most one window beyond the last page a stream writes is filled without
+ * being written. Not on the writer's CPU: fresh memory for the most part (guest RAM) gains
+ * nothing there, and each move wakes an idle CPU (sequential writes: 0.48 -> 0.56 of the
+ * kernel's time, measured).
+ */
+static int fill_ahead(const struct ucow_region *r, uintptr_t addr, int heading)
+{
+	struct window w = ahead_window(r, addr, heading);
+	int ret = fill_private_runs(r, &w, addr);
+
+	if (ret < 0)
+		return ret;
+	/* Going up, the writer's next fault is at the first hole past the window. */
+	filled_next = heading > 0 ? hole_at_or_after(r, w.end) : w.start - UCOW_PAGE_SIZE;
+	filled_birth = r->birth;
+	window_covered(addr, heading > 0 ? w.start : filled_next + UCOW_PAGE_SIZE,
+		       heading > 0 ? filled_next : w.end);
+	return 0;
 }
 
 /*
@@ -317,23 +327,17 @@ static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
  */
 static int fill_window_private(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	uintptr_t start, end;
-	long filled;
+	struct window w = aligned_window(r, f->addr);
 
-	hole_window(r, f->addr, &start, &end);
-	filled = fill_repeat(start, end - start, fill_zeroes, FILL_ZEROES_LEN, false);
-	if (filled < 0)
-		return (int)filled;
-	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
-	return 0;
+	return fill_private_runs(r, &w, f->addr);
 }
 
 static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	bool continues = window_continues(f->addr);
-	uintptr_t end = window_next(f->addr, r->end, ucow_cfg.fault_around);
+	int heading = window_heading(f->addr);
 	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
-	long zero_end, filled;
+	struct window w;
+	int ret;
 
 	/*
 	 * Write mode fills one page per write: a page filled ahead would hide what another
@@ -343,22 +347,16 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 		return fill_private(f->addr);
 	if ((r->data & SH_HUGE))
 		return fill_window_private(r, f);
+	window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
 	/* The measured density stands in for the stream's usual run of confirming faults. */
-	if (continues && win > UCOW_PAGE_SIZE && fill_ahead_earned(r, f->addr)) {
-		end = win > r->end - f->addr ? r->end : f->addr + win;
-		filled = fill_private_ahead(r, f->addr, end);
-		if (filled < 0)
-			return (int)filled;
-		filled_up_to = (uintptr_t)filled;
-		filled_birth = r->birth;
-		window_covered(f->addr, filled_up_to);
-		return 0;
-	}
-	zero_end = map_zero_around(r, f);
-	if (zero_end < 0)
-		return (int)zero_end;
-	/* A sequential writer's next fault comes where the zero window ends. */
-	window_covered(f->addr, (uintptr_t)zero_end);
+	if (heading && win > UCOW_PAGE_SIZE && fill_ahead_earned(r, f->addr, heading))
+		return fill_ahead(r, f->addr, heading);
+	ret = map_zero_around(r, f, &w);
+	if (ret < 0)
+		return ret;
+	/* A sequential writer's next fault comes at the first hole past the zero window, or
+	 * just below it. */
+	window_covered(f->addr, w.start, hole_at_or_after(r, w.end));
 	return 0;
 }
 
@@ -406,7 +404,7 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	long ret;
+	struct window w;
 
 	if (f->flags & UCOW_FAULT_WRITE)
 		return write_fault(r, f);
@@ -414,8 +412,7 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
 		/* A read of a hole costs the kernel a page-cache page; written holes are
 		 * measured when the mapping goes (writes in the window never fault here). */
 		sh_count(SH_PAGECACHE_AVOIDED, 1);
-		ret = map_zero_around(r, f);
-		return ret < 0 ? (int)ret : 0;
+		return map_zero_around(r, f, &w);
 	}
 	/* Write mode: a read must end with the page-cache page mapped, so no window. */
 	return fill_page_cache(r, f->addr);

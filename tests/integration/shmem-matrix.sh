@@ -3,9 +3,10 @@
 # holes, in the plain kernel and under ucow in every mode; the same bytes and exit status,
 # data pages never hidden, and the memory each side spends (st_blocks, smaps Anonymous).
 
-# The issue's five, and two that show memory filled but never written (a sequential
-# writer that stops; one that writes every other page).
-MATRIX_PATTERNS="seq-write rand-write read read-write sparse seq-part stride2"
+# The issue's five, two that show memory filled but never written (a sequential
+# writer that stops; one that writes every other page), and three that go down.
+MATRIX_PATTERNS="seq-write rand-write read read-write sparse seq-part stride2 rev-write rev-read
+rev-stride3"
 # Layouts (arguments of shmem-hole, commas for spaces): data on every 4th page; runs of data
 # among short and long runs of holes, the file ending 100 bytes before its last page does.
 MATRIX_LAYOUTS="-d,4 -r,7,-t,100"
@@ -48,8 +49,8 @@ matrix_run() {
 # but unwritten. Every other pattern, and every other mode, costs exactly the pages written.
 fill_ahead_kb() {
 	case $m_pattern/$1 in
-	seq-*/zero) echo 2048 ;;
-	seq-*/zero-fa16k) echo 16 ;;
+	seq-*/zero | rev-write/zero) echo 2048 ;;
+	seq-*/zero-fa16k | rev-write/zero-fa16k) echo 16 ;;
 	*) echo 0 ;;
 	esac
 }

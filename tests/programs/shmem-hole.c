@@ -6,7 +6,8 @@
  *   -k  the file: a memfd (default), a file in /dev/shm, or a file in directory PATH
  *   -s  mapping size (K/M suffixes; default 8M)
  *   -p  seq-write (default), seq-part (the first 3/8 and 5 pages), stride2 (every other
- *       page), rand-write, read, read-write, sparse (every 16th page)
+ *       page), rand-write, read, read-write, sparse (every 16th page), rev-write and
+ *       rev-read (from the last page down), rev-stride3 (every third page, down)
  *   -d  every Nth page has data written with pwrite before mapping (0: none; default 4)
  *   -r  instead of -d: runs of 1-8 data pages between runs of holes, half of them 1-8
  *       pages long and half 1-600 (around and across fault-around windows), from SEED
@@ -212,11 +213,26 @@ int main(int argc, char **argv)
 	} else if (strcmp(pattern, "sparse") == 0) {
 		for (p = 3; p < npages; p += 16)	/* 3: a hole when -d is 4 */
 			touched[p] = true;
+	} else if (strcmp(pattern, "rev-write") == 0 || strcmp(pattern, "rev-stride3") == 0) {
+		size_t step = pattern[4] == 's' ? 3 : 1;
+
+		/* From the last page down: windows must grow that way too. */
+		for (p = npages; p-- > 0;)
+			if ((npages - 1 - p) % step == 0) {
+				touched[p] = true;
+				*(volatile uint64_t *)(map + p * PAGE + written_at(p)) =
+					written_word(p);
+			}
+	} else if (strcmp(pattern, "rev-read") == 0) {
+		for (p = npages; p-- > 0;) {
+			acc += ((volatile unsigned char *)map)[p * PAGE + (p * 13) % PAGE];
+			read[p] = true;
+		}
 	} else {
 		fprintf(stderr, "shmem-hole: unknown pattern '%s'\n", pattern);
 		return 2;
 	}
-	if (strcmp(pattern, "rand-write") != 0)
+	if (strcmp(pattern, "rand-write") != 0 && strncmp(pattern, "rev-", 4) != 0)
 		for (p = 0; p < npages; p++)
 			if (touched[p])
 				*(volatile uint64_t *)(map + p * PAGE + written_at(p)) = written_word(p);

@@ -22,6 +22,15 @@
  * so that nothing an earlier test left can continue into it.
  */
 static uint64_t next_birth = 1000;
+
+/* Where the window window_next() gives for a fault at @addr ends (regions start at 0). */
+static uintptr_t next_end(uintptr_t addr, uintptr_t hi, size_t max)
+{
+	struct window w = window_next(addr, 0, hi, max);
+
+	CU_ASSERT_TRUE(w.start <= addr && addr < w.end);
+	return w.end;
+}
 static uintptr_t next_base = 16 * GiB;
 
 static uintptr_t fresh_mapping(void)
@@ -32,13 +41,13 @@ static uintptr_t fresh_mapping(void)
 }
 
 /* Faults at @addr, @addr + a page, ... as a sequential toucher does; returns the end
- * window_next() gave for the last one. */
+ * next_end() gave for the last one. */
 static uintptr_t touch_in_sequence(uintptr_t addr, int faults, uintptr_t hi)
 {
 	uintptr_t end = addr;
 
 	for (int i = 0; i < faults; i++)
-		end = window_next(end, hi, MAX);
+		end = next_end(end, hi, MAX);
 	return end;
 }
 
@@ -50,7 +59,7 @@ static void test_scattered_get_one_page(void)
 		uintptr_t addr = base + (uintptr_t)(64 - i) * 37 * PAGE;
 
 		CU_ASSERT_FALSE(window_continues(addr));
-		CU_ASSERT_EQUAL(window_next(addr, FAR, MAX), addr + PAGE);
+		CU_ASSERT_EQUAL(next_end(addr, FAR, MAX), addr + PAGE);
 	}
 }
 
@@ -60,17 +69,17 @@ static void test_sequential_grows_to_max(void)
 
 	/* One fault on the next page is not enough (pairs happen by chance) ... */
 	CU_ASSERT_FALSE(window_continues(a));
-	CU_ASSERT_EQUAL(window_next(a, FAR, MAX), a + PAGE);
+	CU_ASSERT_EQUAL(next_end(a, FAR, MAX), a + PAGE);
 	CU_ASSERT_TRUE(window_continues(a + PAGE));
-	CU_ASSERT_EQUAL(window_next(a + PAGE, FAR, MAX), a + 2 * PAGE);
+	CU_ASSERT_EQUAL(next_end(a + PAGE, FAR, MAX), a + 2 * PAGE);
 	/* ... the second in a row gets the whole window at once, not a doubling one. */
 	CU_ASSERT_TRUE(window_continues(a + 2 * PAGE));
-	CU_ASSERT_EQUAL(window_next(a + 2 * PAGE, FAR, MAX), a + 2 * PAGE + MAX);
+	CU_ASSERT_EQUAL(next_end(a + 2 * PAGE, FAR, MAX), a + 2 * PAGE + MAX);
 	/* The stream keeps it, window after window. */
 	a += 2 * PAGE + MAX;
 	for (int i = 0; i < 8; i++, a += MAX) {
 		CU_ASSERT_TRUE(window_continues(a));
-		CU_ASSERT_EQUAL(window_next(a, FAR, MAX), a + MAX);
+		CU_ASSERT_EQUAL(next_end(a, FAR, MAX), a + MAX);
 	}
 }
 
@@ -83,10 +92,10 @@ static void test_only_the_next_page_continues(void)
 	/* Near the window's end, but not at it: scattered, one page. */
 	CU_ASSERT_FALSE(window_continues(end + PAGE));
 	CU_ASSERT_FALSE(window_continues(end - PAGE));
-	CU_ASSERT_EQUAL(window_next(end + PAGE, FAR, MAX), end + 2 * PAGE);
+	CU_ASSERT_EQUAL(next_end(end + PAGE, FAR, MAX), end + 2 * PAGE);
 	/* The stream is still there for its own next fault. */
 	CU_ASSERT_TRUE(window_continues(end));
-	CU_ASSERT_EQUAL(window_next(end, FAR, MAX), end + MAX);
+	CU_ASSERT_EQUAL(next_end(end, FAR, MAX), end + MAX);
 }
 
 static void test_max_of_a_page_or_less(void)
@@ -95,16 +104,16 @@ static void test_max_of_a_page_or_less(void)
 
 	/* UCOW_FAULT_AROUND of 0, a page or less: one page, always, even in sequence. */
 	for (int i = 0; i < 6; i++) {
-		CU_ASSERT_EQUAL(window_next(a, FAR, 0), a + PAGE);
-		CU_ASSERT_EQUAL(window_next(a + PAGE, FAR, PAGE), a + 2 * PAGE);
-		CU_ASSERT_EQUAL(window_next(a + 2 * PAGE, FAR, PAGE + 100), a + 3 * PAGE);
+		CU_ASSERT_EQUAL(next_end(a, FAR, 0), a + PAGE);
+		CU_ASSERT_EQUAL(next_end(a + PAGE, FAR, PAGE), a + 2 * PAGE);
+		CU_ASSERT_EQUAL(next_end(a + 2 * PAGE, FAR, PAGE + 100), a + 3 * PAGE);
 		a += 3 * PAGE;
 	}
 	/* A max that is no multiple of a page is rounded down. */
 	a = fresh_mapping();
-	CU_ASSERT_EQUAL(window_next(a, FAR, 5 * PAGE + 100), a + PAGE);
-	CU_ASSERT_EQUAL(window_next(a + PAGE, FAR, 5 * PAGE + 100), a + 2 * PAGE);
-	CU_ASSERT_EQUAL(window_next(a + 2 * PAGE, FAR, 5 * PAGE + 100), a + 7 * PAGE);
+	CU_ASSERT_EQUAL(next_end(a, FAR, 5 * PAGE + 100), a + PAGE);
+	CU_ASSERT_EQUAL(next_end(a + PAGE, FAR, 5 * PAGE + 100), a + 2 * PAGE);
+	CU_ASSERT_EQUAL(next_end(a + 2 * PAGE, FAR, 5 * PAGE + 100), a + 7 * PAGE);
 }
 
 static void test_never_past_hi(void)
@@ -116,11 +125,11 @@ static void test_never_past_hi(void)
 	CU_ASSERT_EQUAL(end, hi);
 	/* And a one-page fault on the last page ends at hi too. */
 	a = fresh_mapping();
-	CU_ASSERT_EQUAL(window_next(a, a + PAGE, MAX), a + PAGE);
+	CU_ASSERT_EQUAL(next_end(a, a + PAGE, MAX), a + PAGE);
 	/* A confirmed stream a page short of the end. */
 	a = fresh_mapping();
 	end = touch_in_sequence(a, 2, FAR);
-	CU_ASSERT_EQUAL(window_next(end, end + PAGE, MAX), end + PAGE);
+	CU_ASSERT_EQUAL(next_end(end, end + PAGE, MAX), end + PAGE);
 }
 
 static void test_births_keep_mappings_apart(void)
@@ -131,7 +140,7 @@ static void test_births_keep_mappings_apart(void)
 	/* The same address in another mapping (re-mapped without an event): a new stream. */
 	window_fault_region(next_birth++);
 	CU_ASSERT_FALSE(window_continues(end));
-	CU_ASSERT_EQUAL(window_next(end, FAR, MAX), end + PAGE);
+	CU_ASSERT_EQUAL(next_end(end, FAR, MAX), end + PAGE);
 }
 
 static void test_covered_moves_the_stream(void)
@@ -140,34 +149,34 @@ static void test_covered_moves_the_stream(void)
 	uintptr_t end, covered;
 
 	/* A policy mapped more than it was asked (zero page over a run of holes) ... */
-	end = window_next(a, FAR, MAX);
+	end = next_end(a, FAR, MAX);
 	covered = a + 40 * PAGE;
-	window_covered(a, covered);
+	window_covered(a, a, covered);
 	/* ... so the stream's next fault comes at the end of what was mapped. */
 	CU_ASSERT_FALSE(window_continues(end));
 	CU_ASSERT_TRUE(window_continues(covered));
-	CU_ASSERT_EQUAL(window_next(covered, FAR, MAX), covered + PAGE);
-	CU_ASSERT_EQUAL(window_next(covered + PAGE, FAR, MAX), covered + PAGE + MAX);
+	CU_ASSERT_EQUAL(next_end(covered, FAR, MAX), covered + PAGE);
+	CU_ASSERT_EQUAL(next_end(covered + PAGE, FAR, MAX), covered + PAGE + MAX);
 
 	/* Covering less than the window asked changes nothing. */
 	a = fresh_mapping();
 	end = touch_in_sequence(a, 3, FAR);
-	window_covered(end - MAX, end - PAGE);
+	window_covered(end - MAX, end - MAX, end - PAGE);
 	CU_ASSERT_TRUE(window_continues(end));
 	CU_ASSERT_FALSE(window_continues(end - PAGE));
 
 	/* Only the stream whose last fault was at @addr moves. */
 	a = fresh_mapping();
-	end = window_next(a, FAR, MAX);
-	window_covered(a + PAGE, a + 100 * PAGE);
+	end = next_end(a, FAR, MAX);
+	window_covered(a + PAGE, a + PAGE, a + 100 * PAGE);
 	CU_ASSERT_TRUE(window_continues(end));
 	CU_ASSERT_FALSE(window_continues(a + 100 * PAGE));
 
 	/* Nor in another mapping. */
 	a = fresh_mapping();
-	end = window_next(a, FAR, MAX);
+	end = next_end(a, FAR, MAX);
 	window_fault_region(next_birth++);
-	window_covered(a, a + 100 * PAGE);
+	window_covered(a, a, a + 100 * PAGE);
 	window_fault_region(next_birth - 2);
 	CU_ASSERT_TRUE(window_continues(end));
 	CU_ASSERT_FALSE(window_continues(a + 100 * PAGE));
@@ -187,9 +196,9 @@ static void test_forget(void)
 	/* Unmapped or discarded where its last window ended: forgotten, one page again. */
 	window_forget(end - PAGE, end);
 	CU_ASSERT_FALSE(window_continues(end));
-	CU_ASSERT_EQUAL(window_next(end, FAR, MAX), end + PAGE);
-	CU_ASSERT_EQUAL(window_next(end + PAGE, FAR, MAX), end + 2 * PAGE);
-	CU_ASSERT_EQUAL(window_next(end + 2 * PAGE, FAR, MAX), end + 2 * PAGE + MAX);
+	CU_ASSERT_EQUAL(next_end(end, FAR, MAX), end + PAGE);
+	CU_ASSERT_EQUAL(next_end(end + PAGE, FAR, MAX), end + 2 * PAGE);
+	CU_ASSERT_EQUAL(next_end(end + 2 * PAGE, FAR, MAX), end + 2 * PAGE + MAX);
 }
 
 static void test_stream_table_evicts_least_recent(void)
@@ -200,14 +209,14 @@ static void test_stream_table_evicts_least_recent(void)
 
 	for (int i = 0; i < STREAMS; i++) {
 		s[i] = base + (uintptr_t)i * GiB;
-		next[i] = window_next(s[i], FAR, MAX);
+		next[i] = next_end(s[i], FAR, MAX);
 	}
 	for (int i = 0; i < STREAMS; i++)
 		CU_ASSERT_TRUE(window_continues(next[i]));
 	/* The first stream continues: now the second is the least recently used. */
-	next[0] = window_next(next[0], FAR, MAX);
+	next[0] = next_end(next[0], FAR, MAX);
 	s[STREAMS] = base + STREAMS * GiB;
-	next[STREAMS] = window_next(s[STREAMS], FAR, MAX);
+	next[STREAMS] = next_end(s[STREAMS], FAR, MAX);
 	CU_ASSERT_TRUE(window_continues(next[0]));
 	CU_ASSERT_FALSE(window_continues(next[1]));
 	for (int i = 2; i <= STREAMS; i++)
@@ -217,35 +226,35 @@ static void test_stream_table_evicts_least_recent(void)
 		for (int i = 0; i < STREAMS; i++) {
 			int k = i == 1 ? STREAMS : i;
 
-			next[k] = window_next(next[k], FAR, MAX);
+			next[k] = next_end(next[k], FAR, MAX);
 		}
 	for (int i = 0; i <= STREAMS; i++)
 		if (i != 1)
-			CU_ASSERT_EQUAL(window_next(next[i], FAR, MAX), next[i] + MAX);
+			CU_ASSERT_EQUAL(next_end(next[i], FAR, MAX), next[i] + MAX);
 }
 
 static void test_strided(void)
 {
 	const size_t stride = 100 * PAGE;
 	uintptr_t a = fresh_mapping();
-	size_t got = 0;
+	long got = 0;
 
 	/* The first two faults at a distance are a pair, the third confirms it ... */
-	CU_ASSERT_EQUAL(window_strided(a, FAR, MAX, &got), 1);
-	CU_ASSERT_EQUAL(window_strided(a + stride, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a, 0, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + stride, 0, FAR, MAX, &got), 1);
 	CU_ASSERT_EQUAL(got, stride);
 	got = 0;
-	CU_ASSERT_EQUAL(window_strided(a + 2 * stride, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + 2 * stride, 0, FAR, MAX, &got), 1);
 	CU_ASSERT_EQUAL(got, stride);
 	/* ... and the fourth gets a window's worth of pages at that stride. */
 	got = 0;
-	CU_ASSERT_EQUAL(window_strided(a + 3 * stride, FAR, MAX, &got), MAX_PAGES);
+	CU_ASSERT_EQUAL(window_strided(a + 3 * stride, 0, FAR, MAX, &got), MAX_PAGES);
 	CU_ASSERT_EQUAL(got, stride);
 	/* The stream's next fault is past all of them. */
 	a += 3 * stride + MAX_PAGES * stride;
-	CU_ASSERT_EQUAL(window_strided(a, FAR, MAX, &got), MAX_PAGES);
+	CU_ASSERT_EQUAL(window_strided(a, 0, FAR, MAX, &got), MAX_PAGES);
 	/* Not at the next stride: no stream. */
-	CU_ASSERT_EQUAL(window_strided(a + MAX_PAGES * stride + PAGE, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + MAX_PAGES * stride + PAGE, 0, FAR, MAX, &got), 1);
 }
 
 static void test_strided_never_past_hi(void)
@@ -253,48 +262,44 @@ static void test_strided_never_past_hi(void)
 	const size_t stride = 7 * PAGE;
 	uintptr_t a = fresh_mapping();
 	uintptr_t hi;
-	size_t got = 0;
+	long got = 0;
 
 	for (int i = 0; i < 3; i++)
-		window_strided(a + i * stride, FAR, MAX, &got);
+		window_strided(a + i * stride, 0, FAR, MAX, &got);
 	a += 3 * stride;
 	hi = a + 9 * stride + PAGE;	/* room for pages at a, a + stride, ... a + 9 strides */
-	CU_ASSERT_EQUAL(window_strided(a, hi, MAX, &got), 10);
+	CU_ASSERT_EQUAL(window_strided(a, 0, hi, MAX, &got), 10);
 	/* Exactly at a stride boundary: that page is past the end. */
 	a += 10 * stride;
-	CU_ASSERT_EQUAL(window_strided(a, a + 4 * stride, MAX, &got), 4);
+	CU_ASSERT_EQUAL(window_strided(a, 0, a + 4 * stride, MAX, &got), 4);
 }
 
 static void test_not_strided(void)
 {
 	uintptr_t a;
-	size_t got = 12345;
+	long got = 12345;
 
 	/* The next page is a sequential stream's business (window_next), not a stride. */
 	a = fresh_mapping();
-	CU_ASSERT_EQUAL(window_strided(a, FAR, MAX, &got), 1);
-	CU_ASSERT_EQUAL(window_strided(a + PAGE, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a, 0, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + PAGE, 0, FAR, MAX, &got), 1);
 	CU_ASSERT_EQUAL(got, 12345);
 	/* Farther apart than 4 MiB is scattered. */
 	a = fresh_mapping();
 	for (int i = 0; i < 6; i++)
-		CU_ASSERT_EQUAL(window_strided(a + i * (8UL << 20), FAR, MAX, &got), 1);
-	/* Descending faults are not a stream either. */
-	a = fresh_mapping() + GiB;
-	for (int i = 0; i < 6; i++)
-		CU_ASSERT_EQUAL(window_strided(a - i * 10 * PAGE, FAR, MAX, &got), 1);
+		CU_ASSERT_EQUAL(window_strided(a + i * (8UL << 20), 0, FAR, MAX, &got), 1);
 	/* No window: never strided. */
 	a = fresh_mapping();
 	for (int i = 0; i < 6; i++)
-		CU_ASSERT_EQUAL(window_strided(a + i * 10 * PAGE, FAR, PAGE, &got), 1);
+		CU_ASSERT_EQUAL(window_strided(a + i * 10 * PAGE, 0, FAR, PAGE, &got), 1);
 	CU_ASSERT_EQUAL(got, 12345);
 	/* Another mapping's faults do not pair with these. */
 	a = fresh_mapping();
-	window_strided(a, FAR, MAX, &got);
-	window_strided(a + 10 * PAGE, FAR, MAX, &got);
+	window_strided(a, 0, FAR, MAX, &got);
+	window_strided(a + 10 * PAGE, 0, FAR, MAX, &got);
 	window_fault_region(next_birth++);
 	got = 12345;
-	CU_ASSERT_EQUAL(window_strided(a + 20 * PAGE, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + 20 * PAGE, 0, FAR, MAX, &got), 1);
 	CU_ASSERT_EQUAL(got, 12345);
 }
 
@@ -302,13 +307,88 @@ static void test_forget_strided(void)
 {
 	const size_t stride = 10 * PAGE;
 	uintptr_t a = fresh_mapping();
-	size_t got;
+	long got;
 
 	for (int i = 0; i < 3; i++)
-		window_strided(a + i * stride, FAR, MAX, &got);
+		window_strided(a + i * stride, 0, FAR, MAX, &got);
 	/* The range holding the stream's expected next fault is gone. */
 	window_forget(a + 2 * stride, a + 3 * stride);
-	CU_ASSERT_EQUAL(window_strided(a + 3 * stride, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + 3 * stride, 0, FAR, MAX, &got), 1);
+}
+
+static void test_descending_grows_to_max(void)
+{
+	uintptr_t a = fresh_mapping() + GiB;
+	struct window w;
+
+	/* A stream read from the end: the page below the last range continues it. */
+	w = window_next(a, 0, FAR, MAX);
+	CU_ASSERT_EQUAL(w.start, a);
+	CU_ASSERT_EQUAL(window_heading(a - PAGE), -1);
+	CU_ASSERT_EQUAL(window_heading(a + PAGE), 1);	/* one page: either way */
+	w = window_next(a - PAGE, 0, FAR, MAX);
+	CU_ASSERT_EQUAL(w.start, a - PAGE);
+	CU_ASSERT_EQUAL(w.end, a);
+	/* Now it goes down only. */
+	CU_ASSERT_EQUAL(window_heading(a), 0);
+	/* The second in a row gets the whole window below the fault. */
+	w = window_next(a - 2 * PAGE, 0, FAR, MAX);
+	CU_ASSERT_EQUAL(w.end, a - PAGE);
+	CU_ASSERT_EQUAL(w.start, a - PAGE - MAX);
+	for (int i = 0; i < 8; i++) {
+		uintptr_t next = w.start - PAGE;
+
+		CU_ASSERT_EQUAL(window_heading(next), -1);
+		w = window_next(next, 0, FAR, MAX);
+		CU_ASSERT_EQUAL(w.end, next + PAGE);
+		CU_ASSERT_EQUAL(w.start, next + PAGE - MAX);
+	}
+}
+
+static void test_descending_never_below_lo(void)
+{
+	uintptr_t a = fresh_mapping() + GiB;
+	uintptr_t lo = a - 10 * PAGE;
+	struct window w;
+
+	window_next(a, lo, FAR, MAX);
+	window_next(a - PAGE, lo, FAR, MAX);
+	w = window_next(a - 2 * PAGE, lo, FAR, MAX);
+	CU_ASSERT_EQUAL(w.start, lo);
+	CU_ASSERT_EQUAL(w.end, a - PAGE);
+	/* At the region's first page: that page. */
+	w = window_next(lo, lo, FAR, MAX);
+	CU_ASSERT_TRUE(w.start == lo && w.end == lo + PAGE);
+}
+
+static void test_covered_both_ways(void)
+{
+	uintptr_t a = fresh_mapping() + GiB;
+
+	/* An aligned window mapped around the fault: the stream goes on from either end. */
+	window_next(a, 0, FAR, MAX);
+	window_covered(a, a - 5 * PAGE, a + 7 * PAGE);
+	CU_ASSERT_EQUAL(window_heading(a + 7 * PAGE), 1);
+	CU_ASSERT_EQUAL(window_heading(a - 6 * PAGE), -1);
+	CU_ASSERT_EQUAL(window_heading(a + PAGE), 0);
+	CU_ASSERT_EQUAL(window_heading(a - PAGE), 0);
+}
+
+static void test_strided_descending(void)
+{
+	const long stride = -64 * (long)PAGE;
+	uintptr_t a = fresh_mapping() + GiB;
+	uintptr_t lo = a - 1000 * PAGE;
+	long got = 0;
+
+	CU_ASSERT_EQUAL(window_strided(a, lo, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(window_strided(a + stride, lo, FAR, MAX, &got), 1);
+	CU_ASSERT_EQUAL(got, stride);
+	CU_ASSERT_EQUAL(window_strided(a + 2 * stride, lo, FAR, MAX, &got), 1);
+	/* Confirmed: every page at that stride down to the region's start (13 of them). */
+	got = 0;
+	CU_ASSERT_EQUAL(window_strided(a + 3 * stride, lo, FAR, MAX, &got), 13);
+	CU_ASSERT_EQUAL(got, stride);
 }
 
 int main(void)
@@ -327,6 +407,10 @@ int main(void)
 		{ "strided never past hi", test_strided_never_past_hi },
 		{ "not strided", test_not_strided },
 		{ "window_forget of a strided stream", test_forget_strided },
+		{ "a descending stream grows to the max", test_descending_grows_to_max },
+		{ "descending never below lo", test_descending_never_below_lo },
+		{ "window_covered continues both ways", test_covered_both_ways },
+		{ "strided streams going down", test_strided_descending },
 	};
 
 	return UNIT_RUN("window", tests);
