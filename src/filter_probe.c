@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,6 +74,7 @@ static const char *const names[UCOW_SYS_COUNT] = {
 	[UCOW_SYS_IO_URING_SETUP] = "io_uring_setup",
 	[UCOW_SYS_CAPGET] = "capget",
 	[UCOW_SYS_SECCOMP] = "seccomp",
+	[UCOW_SYS_SYSINFO] = "sysinfo",
 };
 
 #define BIT(sc) (1ULL << (sc))
@@ -262,6 +264,7 @@ static __attribute__((noreturn)) void probe_child(struct probe_page *pg)
 	struct iovec local, remote;
 	struct io_uring_params params;
 	uint32_t caphdr[2] = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 }, capdata[6];
+	struct sysinfo si;
 
 	if (mem == MAP_FAILED)
 		syscall(SYS_exit_group, 2);
@@ -333,6 +336,7 @@ static __attribute__((noreturn)) void probe_child(struct probe_page *pg)
 	memset(&params, 0, sizeof(params));
 	TRY(pg, UCOW_SYS_IO_URING_SETUP, syscall(SYS_io_uring_setup, 1, &params));
 	TRY(pg, UCOW_SYS_CAPGET, syscall(SYS_capget, caphdr, capdata));
+	TRY(pg, UCOW_SYS_SYSINFO, syscall(SYS_sysinfo, &si));
 	/* The filter sees the operation and flags only: a NULL program fails with EFAULT. */
 	TRY(pg, UCOW_SYS_SECCOMP, syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 					  SECCOMP_FILTER_FLAG_TSYNC, NULL));

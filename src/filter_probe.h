@@ -44,6 +44,7 @@ enum ucow_syscall {
 	UCOW_SYS_IO_URING_SETUP,
 	UCOW_SYS_CAPGET,
 	UCOW_SYS_SECCOMP,
+	UCOW_SYS_SYSINFO,		/* is swap on (hole_runs.c) */
 	UCOW_SYS_COUNT
 };
 

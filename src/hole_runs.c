@@ -2,9 +2,11 @@
  * them are the kernel's to map; a window spans them, one ioctl per run. */
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/sysinfo.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filter_probe.h"
 #include "hole_runs.h"
 #include "region.h"
 #include "source.h"
@@ -45,7 +47,16 @@ bool hole_walk_start(struct hole_walk *w, const struct ucow_region *r, uintptr_t
 		w->hi = eof;
 	w->batch = -1;
 	w->batch_pages = 0;
+	w->confirm = false;
 	return true;
+}
+
+/* Whether no swap device is on: a shmem page is then in the page cache or nowhere. */
+static bool swap_off(void)
+{
+	struct sysinfo si;
+
+	return filter_allows(UCOW_SYS_SYSINFO) && sysinfo(&si) == 0 && si.totalswap == 0;
 }
 
 /*
@@ -59,8 +70,14 @@ static bool ask_mincore(struct hole_walk *w)
 
 	if (n > HOLE_WALK_BATCH)
 		n = HOLE_WALK_BATCH;
-	if (n == 0 || mincore((void *)addr_of(w->r, w->pos), n * UCOW_PAGE_SIZE, w->here) < 0)
+	if (n == 0)
 		return false;
+	/* Without swap on before the call and after it, no page could be swapped out
+	 * during it (swapoff brings every page back before it ends). */
+	w->exact = !w->confirm && swap_off();
+	if (mincore((void *)addr_of(w->r, w->pos), n * UCOW_PAGE_SIZE, w->here) < 0)
+		return false;
+	w->exact = w->exact && swap_off();
 	w->batch = w->pos;
 	w->batch_pages = n;
 	return true;
@@ -98,8 +115,8 @@ static bool next_candidate(struct hole_walk *w, off_t *lo, off_t *hi)
 }
 
 /*
- * A page swapped out is neither mapped nor cached, and is data: each candidate run is
- * confirmed with one SEEK_DATA. Returns the end of the holes that begin at @lo (@lo itself
+ * A page swapped out is neither mapped nor cached, and is data: with swap on, each candidate
+ * run is confirmed with one SEEK_DATA. Returns the end of the holes that begin at @lo (@lo itself
  * if data is there), or -1 if the file cannot tell.
  */
 static off_t holes_from(int fd, off_t lo, off_t hi)
@@ -122,7 +139,7 @@ bool hole_walk_next(struct hole_walk *w, uintptr_t *start, uintptr_t *end)
 			break;
 		if (!next_candidate(w, &lo, &hi))
 			continue;	/* the next batch */
-		holes = holes_from(fd, lo, hi);
+		holes = w->exact ? hi : holes_from(fd, lo, hi);
 		if (holes < 0)
 			break;		/* unknown: nothing more is taken for a hole */
 		if (holes > lo) {

@@ -17,6 +17,8 @@ struct hole_walk {
 	off_t hi;	/* and where it stops (the range's end, or the end of file) */
 	off_t batch;	/* where @here begins, -1 if it holds nothing */
 	size_t batch_pages;
+	bool exact;	/* no swap: what mincore says is neither mapped nor cached is a hole */
+	bool confirm;	/* confirm every run with SEEK_DATA, swap or not (set by tests) */
 	unsigned char here[HOLE_WALK_BATCH];	/* mincore's answer: present or cached */
 };
 

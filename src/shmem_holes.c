@@ -165,7 +165,8 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 	int ret = 0;
 
 	*w = aligned_window(r, f->addr);
-	if (!hole_walk_start(&walk, r, w->start, w->end))
+	/* A page alone needs no walk: a missing fault there is a hole. */
+	if (w->end - w->start == UCOW_PAGE_SIZE || !hole_walk_start(&walk, r, w->start, w->end))
 		*w = (struct window){ f->addr, f->addr + UCOW_PAGE_SIZE };
 	else
 		while (ret == 0 && hole_walk_next(&walk, &s, &e)) {
