@@ -353,7 +353,7 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	if (heading && win > UCOW_PAGE_SIZE && fill_ahead_earned(r, f->addr, heading))
 		return fill_ahead(r, f->addr, heading);
 	ret = map_zero_around(r, f, &w);
-	if (ret < 0)
+	if (ret < 0 || win <= UCOW_PAGE_SIZE)
 		return ret;
 	/* A sequential writer's next fault comes at the first hole past the zero window, or
 	 * just below it. */
