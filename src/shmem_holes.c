@@ -18,6 +18,7 @@
 #include "pagemap.h"
 #include "policy.h"
 #include "shmem_holes.h"
+#include "shmem_measure.h"
 #include "region.h"
 #include "source.h"
 #include "stats.h"
@@ -36,6 +37,10 @@ enum shmem_holes_counter {
 	SH_HOLE_PAGES_WRITTEN,	/* measured when a mapping goes: see shmem_holes_account */
 	SH_HOLE_PAGES_ZERO,
 	SH_PRIVATE_PAGES,
+	SH_FILLED_AHEAD,	/* private pages filled beyond the faulting page */
+	SH_UNTOUCHED,		/* of those, measured never touched */
+	SH_READ_CREDIT,		/* hole pages read, as far as faults tell (read_credit) */
+	SH_READ_COUNTED,	/* of those, counted as avoided when a mapping went */
 	SH__COUNT,
 };
 static atomic_ulong shmem_holes_counts[SH__COUNT];
@@ -43,6 +48,11 @@ static atomic_ulong shmem_holes_counts[SH__COUNT];
 static void sh_count(enum shmem_holes_counter id, unsigned long n)
 {
 	ucow_count(&shmem_holes_counts[id], n);
+}
+
+static unsigned long sh_read(enum shmem_holes_counter id)
+{
+	return ucow_count_read(&shmem_holes_counts[id]);
 }
 
 /* A regular file (not a device node or a directory on the tmpfs the caller found). */
@@ -188,12 +198,14 @@ static int map_zero_range(uintptr_t start, uintptr_t end)
  * read; a write gets its own page. Later writes in the window are the kernel's own
  * zero-page copy-on-write faults and never reach ucow. Returns the window's end, or -errno.
  */
-static long map_zero_around(const struct ucow_region *r, const struct ucow_fault *f)
+static long map_zero_around(const struct ucow_region *r, const struct ucow_fault *f,
+			    uintptr_t *startp)
 {
 	uintptr_t start, end;
 	int ret;
 
 	hole_window(r, f->addr, &start, &end);
+	*startp = start;
 	if (!(f->flags & UCOW_FAULT_WRITE)) {
 		ret = map_zero_range(start, end);
 	} else {
@@ -204,6 +216,25 @@ static long map_zero_around(const struct ucow_region *r, const struct ucow_fault
 			ret = fill_private(f->addr);
 	}
 	return ret < 0 ? ret : (long)end;
+}
+
+/*
+ * Before the writer wakes: the pages filled around its fault (at *@fault) are marked not
+ * touched, so that "page cache avoided" counts only those it goes on to touch.
+ */
+static void filled_ahead(uintptr_t start, uintptr_t end, void *fault)
+{
+	uintptr_t addr = *(const uintptr_t *)fault;
+	unsigned long pages = (end - start) / UCOW_PAGE_SIZE;
+
+	if (addr >= start && addr < end) {
+		shmem_measure_filled_ahead(start, addr);
+		shmem_measure_filled_ahead(addr + UCOW_PAGE_SIZE, end);
+		pages--;
+	} else {
+		shmem_measure_filled_ahead(start, end);
+	}
+	sh_count(SH_FILLED_AHEAD, pages);
 }
 
 /* The end of the run of holes that starts at @addr, at most @end: data and EOF stop it. */
@@ -238,7 +269,8 @@ static long fill_private_ahead(const struct ucow_region *r, uintptr_t addr, uint
 	/* Not on the writer's CPU: fresh memory for the most part (guest RAM) gains nothing
 	 * there, and each move wakes an idle CPU (sequential writes: 0.48 -> 0.56 of the
 	 * kernel's time, measured). Nor for MADV_HUGEPAGE windows. */
-	filled = fill_repeat(addr, end - addr, fill_zeroes, FILL_ZEROES_LEN, false);
+	filled = fill_repeat_then(addr, end - addr, fill_zeroes, FILL_ZEROES_LEN, false,
+				  filled_ahead, &addr);
 	if (filled < 0)
 		return filled;
 	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
@@ -317,11 +349,12 @@ static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr)
  */
 static int fill_window_private(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	uintptr_t start, end;
+	uintptr_t start, end, addr = f->addr;
 	long filled;
 
 	hole_window(r, f->addr, &start, &end);
-	filled = fill_repeat(start, end - start, fill_zeroes, FILL_ZEROES_LEN, false);
+	filled = fill_repeat_then(start, end - start, fill_zeroes, FILL_ZEROES_LEN, false,
+				  filled_ahead, &addr);
 	if (filled < 0)
 		return (int)filled;
 	sh_count(SH_FILLED_PRIVATE, (unsigned long)filled / UCOW_PAGE_SIZE);
@@ -333,6 +366,7 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	bool continues = window_continues(f->addr);
 	uintptr_t end = window_next(f->addr, r->end, ucow_cfg.fault_around);
 	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
+	uintptr_t zero_start;
 	long zero_end, filled;
 
 	/*
@@ -354,7 +388,7 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 		window_covered(f->addr, filled_up_to);
 		return 0;
 	}
-	zero_end = map_zero_around(r, f);
+	zero_end = map_zero_around(r, f, &zero_start);
 	if (zero_end < 0)
 		return (int)zero_end;
 	/* A sequential writer's next fault comes where the zero window ends. */
@@ -404,96 +438,83 @@ static int fill_page_cache(const struct ucow_region *r, uintptr_t addr)
 	return fill_wake(addr, UCOW_PAGE_SIZE);
 }
 
+/* Whether [start, end) of @r holds data only (SEEK_HOLE on ucow's own description). */
+static bool only_data(const struct ucow_region *r, uintptr_t start, uintptr_t end)
+{
+	off_t off = (off_t)(r->offset + (start - r->start));
+
+	return r->src->private_pos &&
+	       lseek(r->src->fd, off, SEEK_HOLE) >= off + (off_t)(end - start);
+}
+
+/*
+ * A read of a hole costs the kernel a page-cache page, and reads in a zero window never
+ * reach ucow (nor does the kernel say which zero pages were read). A read fault counts its
+ * page. One where the last read window ended (or past data only) says the reader goes
+ * through windows in order: that window and the new one count whole (a reader that stops
+ * in it is over-counted by at most one window). Handler thread only.
+ */
+static void read_credit(const struct ucow_region *r, uintptr_t addr, uintptr_t start,
+			uintptr_t end)
+{
+	static uintptr_t last_start, last_end;
+	static uint64_t last_birth;
+	static bool last_whole;
+	unsigned long pages = 1;
+	bool stream = r->birth == last_birth && addr >= last_end && last_end > last_start &&
+		      (addr == last_end || only_data(r, last_end, addr));
+
+	if (stream) {
+		if (!last_whole)
+			pages += (last_end - last_start) / UCOW_PAGE_SIZE - 1;
+		pages += (end - start) / UCOW_PAGE_SIZE - 1;
+	}
+	sh_count(SH_READ_CREDIT, pages);
+	last_whole = stream;
+	last_start = start;
+	last_end = end;
+	last_birth = r->birth;
+}
+
 static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
-	long ret;
+	uintptr_t start, end;
 
 	if (f->flags & UCOW_FAULT_WRITE)
 		return write_fault(r, f);
 	if (mode_is(r, UCOW_SHMEM_ZERO)) {
-		/* A read of a hole costs the kernel a page-cache page; written holes are
-		 * measured when the mapping goes (writes in the window never fault here). */
-		sh_count(SH_PAGECACHE_AVOIDED, 1);
-		ret = map_zero_around(r, f);
-		return ret < 0 ? (int)ret : 0;
+		/* Counted before the reader wakes: it may unmap at once (and be measured). */
+		hole_window(r, f->addr, &start, &end);
+		read_credit(r, f->addr, start, end);
+		return map_zero_range(start, end);
 	}
 	/* Write mode: a read must end with the page-cache page mapped, so no window. */
 	return fill_page_cache(r, f->addr);
 }
 
-/* Whether the file has no data at @off, by ucow's own description (its own position). */
-static bool is_hole(const struct ucow_region *r, int fd, off_t off, off_t *next_change)
-{
-	off_t data;
-
-	if (!r->src->private_pos || fd < 0) {
-		*next_change = off + (off_t)UCOW_PAGE_SIZE;
-		return true;
-	}
-	data = lseek(fd, off, SEEK_DATA);
-	if (data < 0 || data > off) {
-		*next_change = data < 0 ? INT64_MAX : data;
-		return true;
-	}
-	*next_change = lseek(fd, off, SEEK_HOLE);
-	if (*next_change <= off)
-		*next_change = off + (off_t)UCOW_PAGE_SIZE;
-	return false;
-}
-
 /*
- * What the mapping holds as it goes (munmap, exit), from /proc/self/pagemap: private pages
- * over holes are the writes whose page-cache twin ucow avoided; zero pages over holes the
- * pages over holes were mapped by fault-around, read or not. Measured here rather than counted at faults, because most writes in a
- * fault-around window are the kernel's own zero-page copy-on-write faults.
+ * What the mapping holds as it goes (munmap, exit), from the kernel's tables: the private
+ * pages over holes that the program touched are the writes whose page-cache twin ucow
+ * avoided (shmem_measure.c).
  */
 static void shmem_holes_account(const struct ucow_region *r)
 {
-	uint64_t entries[PM_BATCH];
-	unsigned long written = 0, read = 0, private = 0;
-	off_t change = 0;
-	bool hole = false;
-	int pm, fd;
+	unsigned long ahead = sh_read(SH_FILLED_AHEAD), untouched = sh_read(SH_UNTOUCHED);
+	struct shmem_measure m;
+	unsigned long reads;
 
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pm < 0)
-		return;
-	/* The source's descriptor is in the handler's table; a copy of it shares ucow's own
-	 * description, whose position is ucow's. */
-	fd = fdt_borrow(r->src->fd);
-	for (uintptr_t addr = r->start; addr < r->end;) {
-		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
-		ssize_t got;
-
-		if (n > PM_BATCH)
-			n = PM_BATCH;
-		got = pagemap_read(pm, addr, entries, n);
-		if (got <= 0)
-			break;
-		n = (size_t)got;
-		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
-			uint64_t e = entries[i];
-			off_t off = (off_t)(r->offset + (addr - r->start));
-			bool anon = (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE) &&
-				    ((e & PM_EXCLUSIVE) || (e & PM_SWAPPED));
-			bool zero = (e & PM_PRESENT) && !(e & (PM_FILE | PM_EXCLUSIVE));
-
-			if (!anon && !zero)
-				continue;
-			if (off >= change)
-				hole = is_hole(r, fd, off, &change);
-			private += anon;
-			written += anon && hole;
-			read += zero && hole;
-		}
-	}
-	close(pm);
-	fdt_unborrow(r->src->fd, fd);
-	sh_count(SH_PRIVATE_PAGES, private);
-	sh_count(SH_HOLE_PAGES_WRITTEN, written);
-	sh_count(SH_HOLE_PAGES_ZERO, read);
-	/* The kernel fills a hole in the page cache on every write to it. */
-	sh_count(SH_PAGECACHE_AVOIDED, written);
+	shmem_measure(r, ahead > untouched ? ahead - untouched : 0, &m);
+	sh_count(SH_PRIVATE_PAGES, m.private);
+	sh_count(SH_HOLE_PAGES_WRITTEN, m.written);
+	sh_count(SH_HOLE_PAGES_ZERO, m.zero);
+	sh_count(SH_UNTOUCHED, m.untouched);
+	/* The kernel fills a hole in the page cache on every write to it, and on every read:
+	 * read pages that are still zero pages (a page read, then written, counts once). */
+	reads = sh_read(SH_READ_CREDIT) - sh_read(SH_READ_COUNTED);
+	if (reads > m.zero)
+		reads = m.zero;
+	sh_count(SH_READ_COUNTED, reads);
+	sh_count(SH_PAGECACHE_AVOIDED, m.written + reads);
 }
 
 /*
@@ -540,11 +561,6 @@ static void shmem_holes_released(const struct ucow_region *r)
 	close(pm);
 }
 
-static unsigned long sh_read(enum shmem_holes_counter id)
-{
-	return ucow_count_read(&shmem_holes_counts[id]);
-}
-
 static int shmem_holes_stats_json(char *buf, size_t size)
 {
 	static const char *const modes[] = { "zero", "write", "off" };
@@ -553,12 +569,13 @@ static int shmem_holes_stats_json(char *buf, size_t size)
 		",\"shmem_holes\":{\"mode\":\"%s\",\"regions\":%lu,\"faults_read\":%lu,"
 		"\"faults_write\":%lu,\"pages_zero_mapped\":%lu,\"pages_filled_private\":%lu,"
 		"\"pagecache_pages_filled\":%lu,\"hole_pages_written\":%lu,"
-		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,"
+		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,\"untouched_bytes\":%lu,"
 		"\"pagecache_pages_avoided\":%lu,\"bytes_saved\":%lu}",
 		modes[ucow_cfg.shmem_holes], sh_read(SH_REGIONS), sh_read(SH_FAULTS_READ),
 		sh_read(SH_FAULTS_WRITE), sh_read(SH_ZERO_MAPPED), sh_read(SH_FILLED_PRIVATE),
 		sh_read(SH_PAGECACHE_FILLED), sh_read(SH_HOLE_PAGES_WRITTEN),
 		sh_read(SH_HOLE_PAGES_ZERO), sh_read(SH_PRIVATE_PAGES) * UCOW_PAGE_SIZE,
+		sh_read(SH_UNTOUCHED) * UCOW_PAGE_SIZE,
 		sh_read(SH_PAGECACHE_AVOIDED), sh_read(SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE);
 }
 
