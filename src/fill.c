@@ -127,6 +127,12 @@ int fill_wake(uintptr_t dst, size_t len)
 
 long fill_repeat(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near)
 {
+	return fill_repeat_then(dst, len, chunk, chunk_len, near, NULL, NULL);
+}
+
+long fill_repeat_then(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near,
+		      void (*before_wake)(uintptr_t start, uintptr_t end, void *arg), void *arg)
+{
 	long filled, total = 0;
 	int cpu;
 
@@ -150,6 +156,8 @@ long fill_repeat(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len,
 		total += filled;
 	}
 	placement_leave(cpu);
+	if (before_wake)
+		before_wake(dst, dst + len, arg);
 	fill_wake(dst, len);
 	placement_home(cpu);
 	return total;

@@ -41,6 +41,9 @@ void fill_bind_handler(int uffd);
  * and again, whose pages come back through that CPU's free lists. Handler thread only.
  */
 long fill_repeat(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near);
+/* As fill_repeat, and @before_wake(filled start, end, @arg) runs before the threads wake. */
+long fill_repeat_then(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near,
+		      void (*before_wake)(uintptr_t start, uintptr_t end, void *arg), void *arg);
 
 /* FILL_ZEROES_LEN bytes of zeroes in memory ucow never manages (a source for fill_copy and
  * fill_repeat; read-only and never touched but by the kernel's copies: no memory). */

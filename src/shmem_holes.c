@@ -19,6 +19,7 @@
 #include "pagemap.h"
 #include "policy.h"
 #include "shmem_holes.h"
+#include "shmem_measure.h"
 #include "region.h"
 #include "source.h"
 #include "stats.h"
@@ -37,6 +38,10 @@ enum shmem_holes_counter {
 	SH_HOLE_PAGES_WRITTEN,	/* measured when a mapping goes: see shmem_holes_account */
 	SH_HOLE_PAGES_ZERO,
 	SH_PRIVATE_PAGES,
+	SH_FILLED_AHEAD,	/* private pages filled beyond the faulting page */
+	SH_UNTOUCHED,		/* of those, measured never touched */
+	SH_READ_CREDIT,		/* hole pages read, as far as faults tell (read_credit) */
+	SH_READ_COUNTED,	/* of those, counted as avoided when a mapping went */
 	SH__COUNT,
 };
 static atomic_ulong shmem_holes_counts[SH__COUNT];
@@ -44,6 +49,11 @@ static atomic_ulong shmem_holes_counts[SH__COUNT];
 static void sh_count(enum shmem_holes_counter id, unsigned long n)
 {
 	ucow_count(&shmem_holes_counts[id], n);
+}
+
+static unsigned long sh_read(enum shmem_holes_counter id)
+{
+	return ucow_count_read(&shmem_holes_counts[id]);
 }
 
 /* A regular file (not a device node or a directory on the tmpfs the caller found). */
@@ -150,42 +160,76 @@ static bool holds(uintptr_t start, uintptr_t end, uintptr_t addr)
 }
 
 /*
- * Zero mode: the shared zero page over every run of holes in the window around the fault,
- * as hugetlbfs gives a read; the data pages between them are left to the kernel's own
- * fault. A write gets its own page. Later writes in the window are the kernel's own
- * zero-page copy-on-write faults and never reach ucow. Returns 0 or -errno; *@w is the
- * window.
+ * Before the writer wakes: the pages ucow filled in @w around its fault are marked not
+ * touched, so that "page cache avoided" counts only those it goes on to touch (data pages
+ * in the window are not ucow's and were not filled).
  */
-static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f,
-			   struct window *w)
+static void filled_ahead(const struct window *w, uintptr_t addr, unsigned long filled)
 {
-	bool write = f->flags & UCOW_FAULT_WRITE, fault_done = false;
+	if (holds(w->start, w->end, addr)) {
+		shmem_measure_filled_ahead(w->start, addr);
+		shmem_measure_filled_ahead(addr + UCOW_PAGE_SIZE, w->end);
+	} else {
+		shmem_measure_filled_ahead(w->start, w->end);
+	}
+	sh_count(SH_FILLED_AHEAD, filled);
+}
+
+/*
+ * The zero page over every run of holes in the window around the fault but the run that
+ * holds the faulting page, which is left in *@fault_run (the page alone if none does).
+ * *@holes counts the hole pages of the window. Returns 0 or -errno; *@w is the window.
+ */
+static int map_zero_but_fault(const struct ucow_region *r, const struct ucow_fault *f,
+			      struct window *w, struct window *fault_run, unsigned long *holes)
+{
 	struct hole_walk walk;
 	uintptr_t s, e;
 	int ret = 0;
 
 	*w = aligned_window(r, f->addr);
+	*fault_run = (struct window){ f->addr, f->addr + UCOW_PAGE_SIZE };
 	/* A page alone needs no walk: a missing fault there is a hole. */
 	if (w->end - w->start == UCOW_PAGE_SIZE || !hole_walk_start(&walk, r, w->start, w->end))
-		*w = (struct window){ f->addr, f->addr + UCOW_PAGE_SIZE };
+		*w = *fault_run;
 	else
 		while (ret == 0 && hole_walk_next(&walk, &s, &e)) {
-			if (write && holds(s, e, f->addr)) {
-				ret = map_zero_range(s, f->addr);
-				if (ret == 0)
-					ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, e);
-			} else {
+			if (holds(s, e, f->addr))
+				*fault_run = (struct window){ s, e };
+			else
 				ret = map_zero_range(s, e);
-			}
-			fault_done |= holds(s, e, f->addr);
+			*holes += (e - s) / UCOW_PAGE_SIZE;
 		}
+	return ret;
+}
+
+/*
+ * Zero mode: the shared zero page over every run of holes in the window around the fault,
+ * as hugetlbfs gives a read; the data pages between them are left to the kernel's own
+ * fault. A write gets its own page. Later writes in the window are the kernel's own
+ * zero-page copy-on-write faults and never reach ucow. The run of the faulting page is
+ * mapped last: a reader is counted before it wakes (it may unmap at once, and be measured).
+ * Data appeared under the fault since (or the file cannot be walked): the page alone, as the
+ * kernel's own fault would have had it a moment earlier. Returns 0 or -errno; *@w is the
+ * window.
+ */
+static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f,
+			   struct window *w)
+{
+	struct window run;
+	unsigned long holes = 0;
+	int ret = map_zero_but_fault(r, f, w, &run, &holes);
+
 	if (ret < 0)
 		return ret;
-	if (write)
-		return fill_private(f->addr);
-	/* Data appeared under the fault since (or the file cannot be walked): the page alone,
-	 * as the kernel's own fault would have had it a moment earlier. */
-	return fault_done ? 0 : map_zero_range(f->addr, f->addr + UCOW_PAGE_SIZE);
+	if (f->flags & UCOW_FAULT_WRITE) {
+		ret = map_zero_range(run.start, f->addr);
+		if (ret == 0)
+			ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, run.end);
+		return ret < 0 ? ret : fill_private(f->addr);
+	}
+	sh_count(SH_READ_CREDIT, shmem_measure_read(r, f->addr, w->start, w->end, holes ? holes : 1));
+	return map_zero_range(run.start, run.end);
 }
 
 /*
@@ -210,7 +254,9 @@ static int fill_private_runs(const struct ucow_region *r, const struct window *w
 			}
 			fault_done |= holds(s, e, addr);
 		}
-	sh_count(SH_FILLED_PRIVATE, filled / UCOW_PAGE_SIZE);
+	filled /= UCOW_PAGE_SIZE;
+	sh_count(SH_FILLED_PRIVATE, filled);
+	filled_ahead(w, addr, filled && fault_done ? filled - 1 : filled);
 	fill_wake(w->start, w->end - w->start);
 	if (n < 0 && !fault_done)
 		return (int)n;
@@ -410,88 +456,35 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
 	if (f->flags & UCOW_FAULT_WRITE)
 		return write_fault(r, f);
 	if (mode_is(r, UCOW_SHMEM_ZERO)) {
-		/* A read of a hole costs the kernel a page-cache page; written holes are
-		 * measured when the mapping goes (writes in the window never fault here). */
-		sh_count(SH_PAGECACHE_AVOIDED, 1);
 		return map_zero_around(r, f, &w);
 	}
 	/* Write mode: a read must end with the page-cache page mapped, so no window. */
 	return fill_page_cache(r, f->addr);
 }
 
-/* Whether the file has no data at @off, by ucow's own description (its own position). */
-static bool is_hole(const struct ucow_region *r, int fd, off_t off, off_t *next_change)
-{
-	off_t data;
-
-	if (!r->src->private_pos || fd < 0) {
-		*next_change = off + (off_t)UCOW_PAGE_SIZE;
-		return true;
-	}
-	data = lseek(fd, off, SEEK_DATA);
-	if (data < 0 || data > off) {
-		*next_change = data < 0 ? INT64_MAX : data;
-		return true;
-	}
-	*next_change = lseek(fd, off, SEEK_HOLE);
-	if (*next_change <= off)
-		*next_change = off + (off_t)UCOW_PAGE_SIZE;
-	return false;
-}
-
 /*
- * What the mapping holds as it goes (munmap, exit), from /proc/self/pagemap: private pages
- * over holes are the writes whose page-cache twin ucow avoided; zero pages over holes the
- * pages over holes were mapped by fault-around, read or not. Measured here rather than counted at faults, because most writes in a
- * fault-around window are the kernel's own zero-page copy-on-write faults.
+ * What the mapping holds as it goes (munmap, exit), from the kernel's tables: the private
+ * pages over holes that the program touched are the writes whose page-cache twin ucow
+ * avoided (shmem_measure.c).
  */
 static void shmem_holes_account(const struct ucow_region *r)
 {
-	uint64_t entries[PM_BATCH];
-	unsigned long written = 0, read = 0, private = 0;
-	off_t change = 0;
-	bool hole = false;
-	int pm, fd;
+	unsigned long ahead = sh_read(SH_FILLED_AHEAD), untouched = sh_read(SH_UNTOUCHED);
+	struct shmem_measure m;
+	unsigned long reads;
 
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pm < 0)
-		return;
-	/* The source's descriptor is in the handler's table; a copy of it shares ucow's own
-	 * description, whose position is ucow's. */
-	fd = fdt_borrow(r->src->fd);
-	for (uintptr_t addr = r->start; addr < r->end;) {
-		size_t n = (r->end - addr) / UCOW_PAGE_SIZE;
-		ssize_t got;
-
-		if (n > PM_BATCH)
-			n = PM_BATCH;
-		got = pagemap_read(pm, addr, entries, n);
-		if (got <= 0)
-			break;
-		n = (size_t)got;
-		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
-			uint64_t e = entries[i];
-			off_t off = (off_t)(r->offset + (addr - r->start));
-			bool anon = (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE) &&
-				    ((e & PM_EXCLUSIVE) || (e & PM_SWAPPED));
-			bool zero = (e & PM_PRESENT) && !(e & (PM_FILE | PM_EXCLUSIVE));
-
-			if (!anon && !zero)
-				continue;
-			if (off >= change)
-				hole = is_hole(r, fd, off, &change);
-			private += anon;
-			written += anon && hole;
-			read += zero && hole;
-		}
-	}
-	close(pm);
-	fdt_unborrow(r->src->fd, fd);
-	sh_count(SH_PRIVATE_PAGES, private);
-	sh_count(SH_HOLE_PAGES_WRITTEN, written);
-	sh_count(SH_HOLE_PAGES_ZERO, read);
-	/* The kernel fills a hole in the page cache on every write to it. */
-	sh_count(SH_PAGECACHE_AVOIDED, written);
+	shmem_measure(r, ahead > untouched ? ahead - untouched : 0, &m);
+	sh_count(SH_PRIVATE_PAGES, m.private);
+	sh_count(SH_HOLE_PAGES_WRITTEN, m.written);
+	sh_count(SH_HOLE_PAGES_ZERO, m.zero);
+	sh_count(SH_UNTOUCHED, m.untouched);
+	/* The kernel fills a hole in the page cache on every write to it, and on every read:
+	 * read pages that are still zero pages (a page read, then written, counts once). */
+	reads = sh_read(SH_READ_CREDIT) - sh_read(SH_READ_COUNTED);
+	if (reads > m.zero)
+		reads = m.zero;
+	sh_count(SH_READ_COUNTED, reads);
+	sh_count(SH_PAGECACHE_AVOIDED, m.written + reads);
 }
 
 /*
@@ -538,11 +531,6 @@ static void shmem_holes_released(const struct ucow_region *r)
 	close(pm);
 }
 
-static unsigned long sh_read(enum shmem_holes_counter id)
-{
-	return ucow_count_read(&shmem_holes_counts[id]);
-}
-
 static int shmem_holes_stats_json(char *buf, size_t size)
 {
 	static const char *const modes[] = { "zero", "write", "off" };
@@ -551,12 +539,13 @@ static int shmem_holes_stats_json(char *buf, size_t size)
 		",\"shmem_holes\":{\"mode\":\"%s\",\"regions\":%lu,\"faults_read\":%lu,"
 		"\"faults_write\":%lu,\"pages_zero_mapped\":%lu,\"pages_filled_private\":%lu,"
 		"\"pagecache_pages_filled\":%lu,\"hole_pages_written\":%lu,"
-		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,"
+		"\"hole_pages_zero\":%lu,\"private_bytes\":%lu,\"untouched_bytes\":%lu,"
 		"\"pagecache_pages_avoided\":%lu,\"bytes_saved\":%lu}",
 		modes[ucow_cfg.shmem_holes], sh_read(SH_REGIONS), sh_read(SH_FAULTS_READ),
 		sh_read(SH_FAULTS_WRITE), sh_read(SH_ZERO_MAPPED), sh_read(SH_FILLED_PRIVATE),
 		sh_read(SH_PAGECACHE_FILLED), sh_read(SH_HOLE_PAGES_WRITTEN),
 		sh_read(SH_HOLE_PAGES_ZERO), sh_read(SH_PRIVATE_PAGES) * UCOW_PAGE_SIZE,
+		sh_read(SH_UNTOUCHED) * UCOW_PAGE_SIZE,
 		sh_read(SH_PAGECACHE_AVOIDED), sh_read(SH_PAGECACHE_AVOIDED) * UCOW_PAGE_SIZE);
 }
 

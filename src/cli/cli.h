@@ -38,6 +38,7 @@ struct ucow_stats_total {
 	uint64_t shmem_regions, shmem_faults_read, shmem_faults_write;
 	uint64_t pages_zero_mapped, pages_filled_private;
 	uint64_t pagecache_pages_avoided, pagecache_pages_filled;
+	uint64_t untouched_bytes;	/* filled ahead by ucow, never touched */
 	uint64_t shmem_bytes_saved;	/* page cache the shmem-hole policy avoided */
 	uint64_t refpage_regions, refpage_faults, refpage_pages_filled, refpage_eager_bytes;
 	uint64_t lazy_deferred_calls, lazy_pages_deferred, lazy_pages_touched, lazy_bytes_saved;

@@ -278,6 +278,8 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 		snprintf(t->shmem_mode, sizeof(t->shmem_mode), "%s", v->str);
 	} else if (strcmp(path, "shmem_holes.private_bytes") == 0) {
 		t->private_bytes += as_count(v);
+	} else if (strcmp(path, "shmem_holes.untouched_bytes") == 0) {
+		t->untouched_bytes += as_count(v);
 	} else {
 		for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 			if (strcmp(path, counters[i].path) == 0)
@@ -320,6 +322,7 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 	t->pagecache_pages_avoided += s->pagecache_pages_avoided;
 	t->pagecache_pages_filled += s->pagecache_pages_filled;
 	t->private_bytes += s->private_bytes;
+	t->untouched_bytes += s->untouched_bytes;
 	t->shmem_bytes_saved += s->shmem_bytes_saved;
 	t->refpage_regions += s->refpage_regions;
 	t->refpage_faults += s->refpage_faults;
@@ -475,12 +478,14 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 	 * Each page written in a hole costs the kernel a page-cache page and a private copy,
 	 * ucow only the copy; a read of a hole costs the kernel a page-cache page, ucow (zero
 	 * mode) nothing. Writes to zero pages mapped by fault-around never reach ucow, so its
-	 * own memory is what the library measured as each mapping went (private_bytes).
+	 * own memory is what the library measured as each mapping went (private_bytes); the
+	 * kernel's has no pages ucow filled ahead that were never touched (untouched_bytes).
 	 */
 	fprintf(out, "ucow: stats: page cache avoided: %s",
 		human(t->shmem_bytes_saved, a, sizeof(a)));
 	ucow_bytes = t->private_bytes + t->pagecache_pages_filled * page;
-	kernel_bytes = ucow_bytes + t->shmem_bytes_saved;
+	kernel_bytes = ucow_bytes + t->shmem_bytes_saved -
+		       (t->untouched_bytes < ucow_bytes ? t->untouched_bytes : ucow_bytes);
 	fprintf(out, "; the kernel would have spent %s, ucow %s\n",
 		human(kernel_bytes, a, sizeof(a)), human(ucow_bytes, b, sizeof(b)));
 }
