@@ -1,6 +1,5 @@
-/* fault_roundtrip: time one page fault at a time, for the kernel and for whatever shim is preloaded;
- * with -i, isolated faults: one fault on a fresh mapping after a sleep, so whoever serves it starts idle.
- * A plain program that knows nothing of ucow; contrib/bench/run runs it with and without the library. */
+/* fault_roundtrip: time page faults one at a time (-i: isolated ones, each after a sleep), for the
+ * kernel and for any preloaded shim. Knows nothing of ucow; contrib/bench/run runs it both ways. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif

@@ -221,7 +221,8 @@ int main(int argc, char **argv)
 	int opt;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: lazy_memset table|big|small|resident|back [options] [TOUCHED...]\n");
+		fprintf(stderr, "usage: lazy_memset table|big|small|resident|back [options] "
+			"[TOUCHED...]\n");
 		return 2;
 	}
 	mode = argv[1];

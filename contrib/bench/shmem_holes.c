@@ -1,7 +1,5 @@
-/* shmem_holes: write or read every page of a MAP_PRIVATE mapping of a tmpfs file full of holes
- * (with -d, a data page every N pages among them), then report the time and the memory it cost
- * (the file's blocks plus the mapping's anonymous pages).
- * A plain program that knows nothing of ucow; contrib/bench/run runs it with and without the library. */
+/* shmem_holes: touch every page of a MAP_PRIVATE mapping of a tmpfs file of holes (-d: data pages
+ * among them), report the time and memory it cost. Knows nothing of ucow; run plain, preloaded. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -109,12 +107,12 @@ static uint64_t smaps_bytes(uintptr_t start, uintptr_t end, const char *field)
 	return kb * 1024;
 }
 
+#define DATA_BYTE 2
+
 /*
  * Write a data page (every byte DATA_BYTE) at page 0, @every, 2 * @every, ... of @fd, as a VM
  * template or a snapshot has data among its holes; the rest stays hole. Returns the count.
  */
-#define DATA_BYTE 2
-
 static size_t write_data_pages(int fd, size_t pages, size_t page_size, size_t every)
 {
 	char *buf = malloc(page_size);
