@@ -12,6 +12,10 @@
  *          CALLS (50,000,000) memsets of LEN (64) bytes in a loop: the fastest fifth.
  *        lazy_memset resident [-n CALLS] [-s SIZE]
  *          CALLS (2000) memsets of one resident SIZE (1M) buffer: the fastest fifth.
+ *        lazy_memset back [-s SIZE] [-t forward|backward|stride-back]
+ *          malloc SIZE (1G) bytes, memset them, read one byte per page from the start, from
+ *          the end backward (as str.rstrip() on a big string), or every 64th page from the
+ *          end, free. Time of the whole, ns_per_op per page read.
  * Output: "# case ns ns_per_op maxrss_kb" then one line per case; maxrss_kb is the process's
  * peak RSS (VmHWM).
  */
@@ -128,6 +132,34 @@ static int big(size_t size, const char *how)
 	return 0;
 }
 
+/* malloc + memset + read backward: the access order that a forward window does not predict. */
+static int back(size_t size, const char *how)
+{
+	size_t pages = size / PAGE, step = 1, reads = 0;
+	unsigned long sum = 0;
+	unsigned char *p;
+	uint64_t t0 = now_ns(), dt;
+	bool forward = strcmp(how, "forward") == 0;
+
+	if (strcmp(how, "stride-back") == 0)
+		step = 64;
+	else if (!forward && strcmp(how, "backward") != 0)
+		die("back: -t forward|backward|stride-back");
+	p = malloc(size);
+	if (!p)
+		die("malloc");
+	memset(p, 0x20, size);
+	for (size_t i = 0; i < pages; i += step, reads++)
+		sum += forward ? p[i * PAGE] : p[size - 1 - i * PAGE];
+	free(p);
+	dt = now_ns() - t0;
+	if (sum != reads * 0x20)
+		die("wrong bytes");
+	printf("# case ns ns_per_op maxrss_kb\n%s %llu %.1f %ld\n", how, (unsigned long long)dt,
+	       (double)dt / (double)reads, peak_rss_kb());
+	return 0;
+}
+
 /* The fastest of five runs of @n / 5 calls: the loop is short, others' noise only adds. */
 static int small(unsigned long n, size_t len)
 {
@@ -185,11 +217,12 @@ int main(int argc, char **argv)
 {
 	size_t size = 0, len = 64;
 	unsigned long n = 0;
-	const char *how = "seq", *mode;
+	const char *how = NULL, *mode;
 	int opt;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: lazy_memset table|big|small [options] [TOUCHED...]\n");
+		fprintf(stderr, "usage: lazy_memset table|big|small|resident|back [options] "
+			"[TOUCHED...]\n");
 		return 2;
 	}
 	mode = argv[1];
@@ -215,9 +248,11 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "table") == 0)
 		return table(argc - optind, argv + optind, size ? size : 4096000, n ? n : 1000);
 	if (strcmp(mode, "big") == 0)
-		return big(size ? size : 4UL << 30, how);
+		return big(size ? size : 4UL << 30, how ? how : "seq");
 	if (strcmp(mode, "small") == 0)
 		return small(n ? n : 50000000, len);
+	if (strcmp(mode, "back") == 0)
+		return back(size ? size : 1UL << 30, how ? how : "backward");
 	if (strcmp(mode, "resident") == 0)
 		return resident(size ? size : 1 << 20, n ? n : 2000);
 	fprintf(stderr, "lazy_memset: unknown mode %s\n", mode);

@@ -1,6 +1,5 @@
-/* shmem_holes: write or read every page of a MAP_PRIVATE mapping of a tmpfs file full of holes,
- * then report the time and the memory it cost (the file's blocks plus the mapping's anonymous pages).
- * A plain program that knows nothing of ucow; contrib/bench/run runs it with and without the library. */
+/* shmem_holes: touch every page of a MAP_PRIVATE mapping of a tmpfs file of holes (-d: data pages
+ * among them), report the time and memory it cost. Knows nothing of ucow; run plain, preloaded. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -108,6 +107,32 @@ static uint64_t smaps_bytes(uintptr_t start, uintptr_t end, const char *field)
 	return kb * 1024;
 }
 
+#define DATA_BYTE 2
+
+/*
+ * Write a data page (every byte DATA_BYTE) at page 0, @every, 2 * @every, ... of @fd, as a VM
+ * template or a snapshot has data among its holes; the rest stays hole. Returns the count.
+ */
+static size_t write_data_pages(int fd, size_t pages, size_t page_size, size_t every)
+{
+	char *buf = malloc(page_size);
+	size_t n = 0;
+
+	if (!buf)
+		die("malloc");
+	memset(buf, DATA_BYTE, page_size);
+	for (size_t i = 0; every && i < pages; i += every, n++)
+		if (pwrite(fd, buf, page_size, (off_t)(i * page_size)) != (ssize_t)page_size)
+			die("pwrite data page");
+	free(buf);
+	return n;
+}
+
+static bool is_data_page(size_t i, size_t every)
+{
+	return every && i % every == 0;
+}
+
 static int open_holes(const char *path, size_t size)
 {
 	int fd;
@@ -129,10 +154,12 @@ static int open_holes(const char *path, size_t size)
 
 static void usage(FILE *to)
 {
-	fprintf(to, "usage: shmem_holes [-s SIZE] [-f PATH] [-H] seq-write|rand-write|read\n"
+	fprintf(to, "usage: shmem_holes [-s SIZE] [-f PATH] [-d N] [-H] seq-write|rand-write|read\n"
 		    "Maps SIZE (default 256M) of holes MAP_PRIVATE (a memfd, or PATH on a tmpfs),\n"
+		    "with -d N first pwrite()s a data page at every Nth page (0, N, 2N, ...),\n"
 		    "with -H advises MADV_HUGEPAGE on the mapping (as QEMU does for guest RAM),\n"
-		    "touches one byte per page and prints: NAME NS PAGES FILE_BYTES ANON_BYTES RSS_BYTES\n");
+		    "touches one byte per page (timed), checks every page's bytes and prints:\n"
+		    "NAME NS PAGES FILE_BYTES ANON_BYTES RSS_BYTES DATA_PAGES FILE_BYTES_BEFORE\n");
 }
 
 int main(int argc, char **argv)
@@ -143,17 +170,20 @@ int main(int argc, char **argv)
 	enum access access;
 	uint32_t *order = NULL;
 	volatile char *map;
-	size_t pages;
-	struct stat st;
+	size_t pages, every = 0, data_pages;
+	struct stat st, st_before;
 	uint64_t start, ns;
 	unsigned sum = 0;
 	bool huge = false;
 	int fd, opt;
 
-	while ((opt = getopt(argc, argv, "s:f:Hh")) != -1) {
+	while ((opt = getopt(argc, argv, "s:f:d:Hh")) != -1) {
 		switch (opt) {
 		case 's':
 			size = parse_size(optarg);
+			break;
+		case 'd':
+			every = strtoul(optarg, NULL, 0);
 			break;
 		case 'f':
 			path = optarg;
@@ -186,6 +216,9 @@ int main(int argc, char **argv)
 		order = shuffled_pages(pages);
 
 	fd = open_holes(path, size);
+	data_pages = write_data_pages(fd, pages, page_size, every);
+	if (fstat(fd, &st_before) < 0)
+		die("fstat");
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
 	if (map == MAP_FAILED)
 		die("mmap MAP_PRIVATE");
@@ -209,17 +242,30 @@ int main(int argc, char **argv)
 	}
 	ns = now_ns() - start;
 
-	if (sum != 0 || (access != READ && map[(pages - 1) * page_size] != 1)) {
-		fprintf(stderr, "shmem_holes: wrong bytes in the mapping\n");
+	if (sum != (access == READ ? DATA_BYTE * data_pages : 0)) {
+		fprintf(stderr, "shmem_holes: read %u, expected %zu\n", sum,
+			access == READ ? DATA_BYTE * data_pages : 0);
 		return 1;
+	}
+	/* After the timed pass: byte 0 is what the pass left, byte 1 the file's own. */
+	for (size_t i = 0; i < pages; i++) {
+		char want0 = access == READ ? (is_data_page(i, every) ? DATA_BYTE : 0) : 1;
+		char want1 = is_data_page(i, every) ? DATA_BYTE : 0;
+
+		if (map[i * page_size] != want0 || map[i * page_size + 1] != want1) {
+			fprintf(stderr, "shmem_holes: wrong bytes in page %zu: %d %d, expected %d %d\n",
+				i, map[i * page_size], map[i * page_size + 1], want0, want1);
+			return 1;
+		}
 	}
 	if (fstat(fd, &st) < 0)
 		die("fstat");
-	printf("# name ns pages file_bytes anon_bytes rss_bytes\n");
-	printf("%s %" PRIu64 " %zu %llu %" PRIu64 " %" PRIu64 "\n", access_names[access], ns, pages,
-	       (unsigned long long)st.st_blocks * 512,
+	printf("# name ns pages file_bytes anon_bytes rss_bytes data_pages file_bytes_before\n");
+	printf("%s %" PRIu64 " %zu %llu %" PRIu64 " %" PRIu64 " %zu %llu\n", access_names[access], ns,
+	       pages, (unsigned long long)st.st_blocks * 512,
 	       smaps_bytes((uintptr_t)map, (uintptr_t)map + size, "Anonymous"),
-	       smaps_bytes((uintptr_t)map, (uintptr_t)map + size, "Rss"));
+	       smaps_bytes((uintptr_t)map, (uintptr_t)map + size, "Rss"), data_pages,
+	       (unsigned long long)st_before.st_blocks * 512);
 	munmap((void *)map, size);
 	close(fd);
 	free(order);
