@@ -22,6 +22,7 @@
 #include "materialise.h"
 #include "policy.h"
 #include "registration.h"
+#include "stats_file.h"
 #include "stats_report.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -58,6 +59,7 @@ static void fork_child(void)
 	if (!ucow_enabled)
 		return;
 	stats_reset_all();
+	stats_file_fork_child();
 	if (fork_serving)
 		fdt_fork_child_carry();
 	/* Memory a policy keeps for the child (pinned ranges copied) is mapped again before the

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "policy.h"
 #include "procfs.h"
+#include "stats_file.h"
 #include "stats_report.h"
 
 extern char **environ;
@@ -75,6 +76,8 @@ __attribute__((constructor)) static void ucow_init(void)
 	warn_unknown_knobs();
 	ucow_enabled = true;
 	stats_own();
+	/* Before the program can drop privileges: the file stays writable through its mapping. */
+	stats_file_open();
 	for_each_policy(pp)
 		if ((*pp)->init)
 			(*pp)->init();

@@ -39,6 +39,8 @@ enum shmem_holes_counter {
 	SH__COUNT,
 };
 static atomic_ulong shmem_holes_counts[SH__COUNT];
+/* What a live measure (ucow stat) found in the mappings still there: added, then cleared. */
+static atomic_ulong shmem_holes_live[SH__COUNT];
 
 static void sh_count(enum shmem_holes_counter id, unsigned long n)
 {
@@ -447,8 +449,9 @@ static bool is_hole(const struct ucow_region *r, int fd, off_t off, off_t *next_
  * pages over holes were mapped by fault-around, read or not. Measured here rather than counted at faults, because most writes in a
  * fault-around window are the kernel's own zero-page copy-on-write faults.
  */
-static void shmem_holes_account(const struct ucow_region *r)
+static void shmem_holes_account(const struct ucow_region *r, bool live)
 {
+	atomic_ulong *into = live ? shmem_holes_live : shmem_holes_counts;
 	uint64_t entries[PM_BATCH];
 	unsigned long written = 0, read = 0, private = 0;
 	off_t change = 0;
@@ -489,11 +492,11 @@ static void shmem_holes_account(const struct ucow_region *r)
 	}
 	close(pm);
 	fdt_unborrow(r->src->fd, fd);
-	sh_count(SH_PRIVATE_PAGES, private);
-	sh_count(SH_HOLE_PAGES_WRITTEN, written);
-	sh_count(SH_HOLE_PAGES_ZERO, read);
+	ucow_count(&into[SH_PRIVATE_PAGES], private);
+	ucow_count(&into[SH_HOLE_PAGES_WRITTEN], written);
+	ucow_count(&into[SH_HOLE_PAGES_ZERO], read);
 	/* The kernel fills a hole in the page cache on every write to it. */
-	sh_count(SH_PAGECACHE_AVOIDED, written);
+	ucow_count(&into[SH_PAGECACHE_AVOIDED], written);
 }
 
 /*
@@ -542,7 +545,12 @@ static void shmem_holes_released(const struct ucow_region *r)
 
 static unsigned long sh_read(enum shmem_holes_counter id)
 {
-	return ucow_count_read(&shmem_holes_counts[id]);
+	return ucow_count_read(&shmem_holes_counts[id]) + ucow_count_read(&shmem_holes_live[id]);
+}
+
+static void shmem_holes_live_clear(void)
+{
+	ucow_counts_reset(shmem_holes_live, SH__COUNT);
 }
 
 static int shmem_holes_stats_json(char *buf, size_t size)
@@ -579,5 +587,6 @@ const struct ucow_policy ucow_shmem_holes_policy = {
 	.stats_json = shmem_holes_stats_json,
 	.stats_reset = shmem_holes_stats_reset,
 	.account = shmem_holes_account,
+	.live_clear = shmem_holes_live_clear,
 	.released = shmem_holes_released,
 };

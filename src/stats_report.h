@@ -20,7 +20,13 @@ void stats_own(void);
  * shares or copies its parent's counters without owning them, writes nothing.
  */
 void stats_at_exit(void);
-/* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
+/* Lets each policy measure what [start,end) holds, before it goes (munmap, exit). */
 void stats_account(uintptr_t start, uintptr_t end);
+/*
+ * Handler thread: stats_format() with what the regions still mapped hold measured now, into
+ * the policies' live counters (cleared after, never counted at exit). -EBUSY when the exit's
+ * own measure holds on.
+ */
+int stats_format_live(char *buf, size_t size);
 
 #endif

@@ -15,6 +15,7 @@
 
 int ucow_cmd_run(int argc, char **argv);
 int ucow_cmd_features(int argc, char **argv);
+int ucow_cmd_stat(int argc, char **argv);
 
 /*
  * Finds libucow.so: the build tree next to this executable, the installed libdir, then
@@ -51,7 +52,7 @@ struct ucow_stats_total {
 void ucow_stats_add_line(struct ucow_stats_total *t, const char *line);
 /* Reads every line of @path; -errno if it cannot be opened. */
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path);
-/* The short human summary, every line starting "ucow: stats: ". */
-void ucow_stats_print(const struct ucow_stats_total *t, FILE *out);
+/* The short human summary, every line starting with @prefix ("ucow: stats: "). */
+void ucow_stats_print(const struct ucow_stats_total *t, FILE *out, const char *prefix);
 
 #endif

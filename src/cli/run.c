@@ -481,7 +481,7 @@ static int run_supervised(char **command)
 	r = ucow_stats_read_file(&total, ts.path);
 	if (r < 0 && r != -ENOENT)
 		fprintf(stderr, "ucow: stats: cannot read %s: %s\n", ts.path, strerror(-r));
-	ucow_stats_print(&total, stderr);
+	ucow_stats_print(&total, stderr, "ucow: stats: ");
 	remove_temp_stats(&ts);
 	return pass_on_status(status);
 }
