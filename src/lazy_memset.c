@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "handler.h"
 #include "lazy_defer.h"
+#include "fdtable.h"
 #include "lazy_memset.h"
 #include "log.h"
 #include "memset_hook.h"
@@ -193,7 +194,7 @@ static void lazy_account(const struct ucow_region *r, bool live)
 {
 	atomic_ulong *into = live ? lazy_live : lazy_counters;
 	struct touched t = { 0 };
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int pm = fdt_pagemap_open();
 
 	if (pm < 0)
 		return;
@@ -202,7 +203,7 @@ static void lazy_account(const struct ucow_region *r, bool live)
 		ucow_count(&into[LAZY_PAGES_UNTOUCHED],
 			   (r->end - r->start - t.present) / UCOW_PAGE_SIZE);
 	}
-	close(pm);
+	fdt_pagemap_close(pm);
 }
 
 static int lazy_memset_stats_json(char *buf, size_t size)

@@ -458,7 +458,7 @@ static void shmem_holes_account(const struct ucow_region *r, bool live)
 	bool hole = false;
 	int pm, fd;
 
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	pm = fdt_pagemap_open();
 	if (pm < 0)
 		return;
 	/* The source's descriptor is in the handler's table; a copy of it shares ucow's own
@@ -490,7 +490,7 @@ static void shmem_holes_account(const struct ucow_region *r, bool live)
 			read += zero && hole;
 		}
 	}
-	close(pm);
+	fdt_pagemap_close(pm);
 	fdt_unborrow(r->src->fd, fd);
 	ucow_count(&into[SH_PRIVATE_PAGES], private);
 	ucow_count(&into[SH_HOLE_PAGES_WRITTEN], written);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "live_abi.h"
 
 /*
  * A small JSON walker, enough for ucow's own stats lines: every scalar is handed to the
@@ -285,25 +286,19 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 	}
 }
 
-void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
+int ucow_stats_parse(const char *text, struct ucow_stats_total *one)
 {
 	struct stats_line line = { 0 };
-	const struct ucow_stats_total *s = &line.sum;
 
-	if (json_walk_object(text, visit_stats, &line) < 0 || !line.has_pid) {
-		t->malformed++;
-		return;
-	}
-	/* Name the command itself (exec keeps its pid), else whoever reported first. */
-	if (t->processes++ == 0 || (s->pid == t->command_pid && t->pid != t->command_pid)) {
-		t->pid = s->pid;
-		memcpy(t->comm, s->comm, sizeof(t->comm));
-	}
-	t->managed += s->managed;
-	t->uffd_full += s->uffd_full;
-	t->uffd_user_only += s->uffd_user_only;
-	t->uffd_none += s->uffd_none;
-	t->uffd_unused += s->uffd_unused;
+	if (json_walk_object(text, visit_stats, &line) < 0 || !line.has_pid)
+		return -1;
+	*one = line.sum;
+	return 0;
+}
+
+/* The figures of @s added to @t's: the counters, not the process's description. */
+static void add_figures(struct ucow_stats_total *t, const struct ucow_stats_total *s)
+{
 	if (s->shmem_mode[0])
 		memcpy(t->shmem_mode, s->shmem_mode, sizeof(t->shmem_mode));
 	t->regions += s->regions;
@@ -334,6 +329,51 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 	t->pins_raw += s->pins_raw;
 	t->pins_api += s->pins_api;
 	t->pins_fork_copied_pages += s->pins_fork_copied_pages;
+}
+
+void ucow_stats_add(struct ucow_stats_total *t, const struct ucow_stats_total *s)
+{
+	/* Name the command itself (exec keeps its pid), else whoever reported first. */
+	if (t->processes++ == 0 || (s->pid == t->command_pid && t->pid != t->command_pid)) {
+		t->pid = s->pid;
+		memcpy(t->comm, s->comm, sizeof(t->comm));
+	}
+	t->managed += s->managed != 0;
+	t->uffd_full += s->uffd_full != 0;
+	t->uffd_user_only += s->uffd_user_only != 0;
+	t->uffd_none += s->uffd_none != 0;
+	t->uffd_unused += s->uffd_unused != 0;
+	t->signalled += s->signalled;
+	t->running += s->running;
+	add_figures(t, s);
+}
+
+void ucow_stats_add_image(struct ucow_stats_total *s, const struct ucow_stats_total *later)
+{
+	unsigned long used = later->uffd_full || later->uffd_user_only || later->uffd_none;
+
+	/* The image that used a userfaultfd (or tried) describes the process best. */
+	if (used || !(s->uffd_full || s->uffd_user_only || s->uffd_none)) {
+		s->uffd_full = later->uffd_full;
+		s->uffd_user_only = later->uffd_user_only;
+		s->uffd_none = later->uffd_none;
+		s->uffd_unused = later->uffd_unused;
+	}
+	s->managed = s->managed || later->managed;
+	s->pid = later->pid;
+	memcpy(s->comm, later->comm, sizeof(s->comm));
+	add_figures(s, later);
+}
+
+void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
+{
+	struct ucow_stats_total one;
+
+	if (ucow_stats_parse(text, &one) < 0) {
+		t->malformed++;
+		return;
+	}
+	ucow_stats_add(t, &one);
 }
 
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
@@ -408,8 +448,8 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out, const char *p
 
 	if (t->processes == 0) {
 		fprintf(out, "%sno process reported statistics (none are written by "
-			"a process killed by a signal, or one that is statically linked or "
-			"setuid, or clears LD_PRELOAD)%s\n", prefix,
+			"a process that is statically linked or setuid, or clears "
+			"LD_PRELOAD)%s\n", prefix,
 			t->malformed ? "; the stats file held only malformed lines" : "");
 		return;
 	}
@@ -425,6 +465,16 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out, const char *p
 	if (t->malformed)
 		fprintf(out, "%s%lu malformed %s ignored\n", prefix, t->malformed,
 			plural(t->malformed, "line", "lines"));
+	if (t->signalled)
+		fprintf(out, "%s%lu %s ended by a signal: %s as of %s last refresh (every "
+			"%d ms while managing memory)\n", prefix, t->signalled,
+			plural(t->signalled, "process", "processes"),
+			plural(t->signalled, "its figures", "their figures"),
+			plural(t->signalled, "its", "their"), UCOW_STATS_REFRESH_MS);
+	if (t->running)
+		fprintf(out, "%s%lu %s still running: %s as of now\n", prefix, t->running,
+			plural(t->running, "process", "processes"),
+			plural(t->running, "its figures", "their figures"));
 	if (t->regions == 0 && t->faults == 0) {
 		if (t->uffd_none)
 			fprintf(out, "%snothing was managed: no userfaultfd could be "
