@@ -2,7 +2,8 @@
  * go on, so that a test can look at it from outside between steps. Knows nothing of ucow.
  *
  * usage: stat-writer DIR STEPS MIB
- *   after writing part K (one byte per page) it creates DIR/step.K and waits (at most 60 s)
+ *   after writing part K (one byte per page) it writes its pid into DIR/step.K (made when
+ *   done) and waits (at most 60 s)
  *   for DIR/go.K; then it checks every byte and exits 0 (1 on a wrong byte). */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,13 +16,17 @@
 
 static void mark(const char *dir, const char *what, int k)
 {
-	char path[4096];
+	char path[4096], tmp[4200];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s.%d", dir, what, k);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd >= 0)
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		dprintf(fd, "%d\n", (int)getpid());
 		close(fd);
+		rename(tmp, path);
+	}
 }
 
 static int wait_for(const char *dir, const char *what, int k)
