@@ -22,7 +22,6 @@
 #include "materialise.h"
 #include "policy.h"
 #include "registration.h"
-#include "stats_file.h"
 #include "stats_report.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -59,7 +58,7 @@ static void fork_child(void)
 	if (!ucow_enabled)
 		return;
 	stats_reset_all();
-	stats_file_fork_child();
+	stats_file_start(true);
 	if (fork_serving)
 		fdt_fork_child_carry();
 	/* Memory a policy keeps for the child (pinned ranges copied) is mapped again before the

@@ -15,12 +15,14 @@
 #include "log.h"
 #include "region.h"
 #include "stats_file.h"
-#include "stats_report.h"
 #include "sys.h"
 
 #ifndef MFD_CLOEXEC
 #define MFD_CLOEXEC 0x0001U
 #endif
+
+/* stats_format_live (stats_report.h), set by init: the report depends on the handler. */
+int (*live_format)(char *buf, size_t size);
 
 static struct {
 	struct ucow_live_header *page;	/* NULL: no live statistics */
@@ -100,7 +102,7 @@ void live_answer(void)
 	/* Several rings before one answer are one request. */
 	if (read(live.bell, &count, sizeof(count)) != sizeof(count) || !live.page)
 		return;
-	n = stats_format_live(json, sizeof(json));
+	n = live_format ? live_format(json, sizeof(json)) : -ENOSYS;
 	if (n < 0 || (size_t)n >= sizeof(json))
 		n = 0;
 	answered = (_Atomic uint32_t *)&live.page->answered;
@@ -137,7 +139,7 @@ void live_tick(void)
 		live.next_refresh_ns = sys_now_ns() + UCOW_STATS_REFRESH_MS * 1000000ULL;
 		return;
 	}
-	n = stats_format_live(json, sizeof(json));
+	n = live_format ? live_format(json, sizeof(json)) : -ENOSYS;
 	if (n > 0 && (size_t)n < sizeof(json))
 		refresh_file(json, n);
 	else

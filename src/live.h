@@ -3,6 +3,11 @@
 #ifndef UCOW_LIVE_H
 #define UCOW_LIVE_H
 
+#include <stddef.h>
+
+/* What answers a request: stats_format_live (stats_report.h), set at start-up. */
+extern int (*live_format)(char *buf, size_t size);
+
 /*
  * Handler thread, once it has its own table: maps the live page and opens the doorbell (an
  * eventfd kept in the handler's table only). Returns the doorbell to poll, or -1: then this

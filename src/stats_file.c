@@ -16,7 +16,6 @@
 #include "log.h"
 #include "procfs.h"
 #include "stats_file.h"
-#include "stats_report.h"
 #include "sys.h"
 
 static struct {
@@ -64,9 +63,8 @@ static void open_at(void *at)
 {
 	char path[UCOW_STATS_PATH_MAX + 64];
 	struct ucow_stats_file_header *h;
-	char json[UCOW_STATS_SLOT_MAX];
 	void *p;
-	int fd, n;
+	int fd;
 
 	fd = create_file(path, sizeof(path));
 	if (fd < 0 || ftruncate(fd, UCOW_STATS_FILE_SIZE) < 0) {
@@ -100,10 +98,6 @@ static void open_at(void *at)
 	h->magic = UCOW_STATS_FILE_MAGIC;
 	sfile.h = h;
 	atomic_flag_clear(&sfile.writing);
-	/* A process killed before any refresh still counts, as not managed. */
-	n = stats_format(json, sizeof(json));
-	if (n > 0 && (size_t)n < sizeof(json))
-		stats_file_put(json, (size_t)n, false);
 }
 
 void stats_file_open(void)

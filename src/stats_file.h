@@ -10,7 +10,7 @@
 /* Whether UCOW_STATS names a directory (ends with '/'). */
 bool stats_file_wanted(void);
 /* At start-up, and in a fork child (in place of its parent's): creates and maps this image's
- * file, and writes a first object; no descriptor is kept. One warning if it cannot. */
+ * file; no descriptor is kept. One warning if it cannot. stats_file_start() calls them. */
 void stats_file_open(void);
 void stats_file_fork_child(void);
 /* Whether this process has its file mapped. */

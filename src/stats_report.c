@@ -152,6 +152,22 @@ void stats_at_exit(void)
 	pthread_mutex_unlock(&stats_life.measuring);
 }
 
+void stats_file_start(bool fork_child)
+{
+	char json[STATS_LINE_MAX];
+	int n;
+
+	if (fork_child)
+		stats_file_fork_child();
+	else
+		stats_file_open();
+	if (!stats_file_active())
+		return;
+	n = stats_format(json, sizeof(json));
+	if (n > 0 && (size_t)n < sizeof(json))
+		stats_file_put(json, (size_t)n, false);
+}
+
 void stats_reset_all(void)
 {
 	stats_own();
