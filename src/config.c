@@ -36,7 +36,7 @@ const struct ucow_knob ucow_knobs[] = {
 	KNOB("UCOW_USER_MODE_ONLY", UCOW_KNOB_BOOL, user_mode_only, NULL, "off",
 	     "manage with a user-mode-only userfaultfd (syscalls on missing pages fail with EFAULT)"),
 	KNOB("UCOW_STATS", UCOW_KNOB_STRING, stats, NULL, "",
-	     "write a JSON summary at exit to PATH, or to stderr"),
+	     "write a JSON summary at exit to PATH, to stderr, or to a file per process in DIR/"),
 	KNOB("UCOW_LOG", UCOW_KNOB_ENUM, log_level, log_levels, "warn",
 	     "diagnostics: error, warn, info or debug"),
 	{ .name = NULL },

@@ -28,6 +28,7 @@
 struct handler_table handler_table = {
 	.priv = -1,
 	.shared = -1,
+	.pagemap = -1,
 };
 
 static int keep[KEEP_MAX];
@@ -174,6 +175,9 @@ int fdt_handler_enter(int uffd)
 		ucow_log_sink.borrow = borrow_program_stderr;
 		ucow_log_sink.give_back = give_back_stderr;
 	}
+	/* Kept for measures after a privilege drop, which closes /proc/self to this process. */
+	if (!atomic_load(&handler_table.shared_table))
+		handler_table.pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	handler_table.priv = uffd;
 	/* The same number is still the program's copy: the table was just duplicated. */
 	atomic_store(&handler_table.shared, uffd);
@@ -193,6 +197,23 @@ int fdt_handler_enter(int uffd)
 		ucow_info("fdtable", "no doorbell page: when the program takes every descriptor, "
 			  "new mappings are left to the kernel");
 	return 0;
+}
+
+int fdt_pagemap_open(void)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 || handler_table.pagemap < 0 || !atomic_load(&handler_table.handler_alive))
+		return fd < 0 ? -errno : fd;
+	if (ucow_in_handler)
+		return handler_table.pagemap;
+	return fdt_borrow(handler_table.pagemap);
+}
+
+void fdt_pagemap_close(int fd)
+{
+	if (fd >= 0 && !(ucow_in_handler && fd == handler_table.pagemap))
+		close(fd);
 }
 
 void fdt_handler_exit(void)
@@ -326,6 +347,7 @@ void fdt_fork_child(void)
 	atomic_store(&handler_table.tid, 0);
 	atomic_store(&handler_table.handler_alive, false);
 	handler_table.priv = -1;
+	handler_table.pagemap = -1;	/* the parent's handler table */
 	atomic_store(&handler_table.bell_ok, false);
 	source_fork_child();
 }

@@ -19,6 +19,7 @@ struct handler_table {
 	atomic_bool handler_alive;	/* it serves requests (fdt_handler_enter until _exit) */
 	pid_t pid;			/* the process it serves */
 	void *bell;			/* the doorbell: registered, never touched */
+	int pagemap;			/* /proc/self/pagemap, opened while it could be, or -1 */
 	atomic_bool bell_ok;
 };
 extern struct handler_table handler_table;
@@ -28,6 +29,14 @@ extern struct handler_table handler_table;
  * descriptors (nothing of the program's), and registers the doorbell. 0 or -errno.
  */
 int fdt_handler_enter(int uffd);
+
+/*
+ * /proc/self/pagemap for reading (close it with fdt_pagemap_close): opened now, or, once the
+ * process can no longer open it (a privilege drop makes it undumpable), a copy of the one
+ * the handler opened when it started. -errno if neither.
+ */
+int fdt_pagemap_open(void);
+void fdt_pagemap_close(int fd);
 
 /* The handler thread stops serving (it exits): requests fail at once from now on. */
 void fdt_handler_exit(void);

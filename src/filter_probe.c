@@ -75,6 +75,8 @@ static const char *const names[UCOW_SYS_COUNT] = {
 	[UCOW_SYS_CAPGET] = "capget",
 	[UCOW_SYS_SECCOMP] = "seccomp",
 	[UCOW_SYS_SYSINFO] = "sysinfo",
+	[UCOW_SYS_MEMFD_CREATE] = "memfd_create",
+	[UCOW_SYS_EVENTFD2] = "eventfd2",
 };
 
 #define BIT(sc) (1ULL << (sc))
@@ -340,6 +342,8 @@ static __attribute__((noreturn)) void probe_child(struct probe_page *pg)
 	/* The filter sees the operation and flags only: a NULL program fails with EFAULT. */
 	TRY(pg, UCOW_SYS_SECCOMP, syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 					  SECCOMP_FILTER_FLAG_TSYNC, NULL));
+	TRY(pg, UCOW_SYS_MEMFD_CREATE, syscall(SYS_memfd_create, "probe", 1U /* CLOEXEC */));
+	TRY(pg, UCOW_SYS_EVENTFD2, syscall(SYS_eventfd2, 0, 02000000 /* EFD_CLOEXEC */));
 	atomic_store(&pg->done, 1);
 	syscall(SYS_exit_group, 0);
 	__builtin_unreachable();

@@ -45,6 +45,8 @@ enum ucow_syscall {
 	UCOW_SYS_CAPGET,
 	UCOW_SYS_SECCOMP,
 	UCOW_SYS_SYSINFO,		/* is swap on (hole_runs.c) */
+	UCOW_SYS_MEMFD_CREATE,		/* the live stats page (ucow stat) */
+	UCOW_SYS_EVENTFD2,		/* its doorbell */
 	UCOW_SYS_COUNT
 };
 

@@ -58,6 +58,7 @@ static void fork_child(void)
 	if (!ucow_enabled)
 		return;
 	stats_reset_all();
+	stats_file_start(true);
 	if (fork_serving)
 		fdt_fork_child_carry();
 	/* Memory a policy keeps for the child (pinned ranges copied) is mapped again before the

@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "fill.h"
 #include "handler.h"
+#include "live.h"
 #include "log.h"
 #include "placement.h"
 #include "policy.h"
@@ -277,7 +278,7 @@ static int wait_spinning(void)
  * call in any thread interrupts the poll: it is only asked again, never counted as a new
  * period. Returns with the handler busy, or -1 with errno (idle).
  */
-static int wait_messages(struct pollfd *pfd, bool served)
+static int wait_messages(struct pollfd *pfd, nfds_t n, bool served)
 {
 	int ret;
 
@@ -289,10 +290,13 @@ static int wait_messages(struct pollfd *pfd, bool served)
 	do {
 		/* A file the program let go of is closed soon, not at the next fault: its
 		 * pages (a deleted memfd's) are freed only then. Soon, not at once: a program
-		 * that maps the same file again takes it back without a request. */
-		ret = poll(pfd, 1, source_reap_pending() ? REAP_DELAY_MS : -1);
-		if (ret == 0)
+		 * that maps the same file again takes it back without a request. The stats
+		 * file (UCOW_STATS=DIR/) is refreshed while memory is managed. */
+		ret = poll(pfd, n, live_timeout(source_reap_pending() ? REAP_DELAY_MS : -1));
+		if (ret == 0) {
 			source_reap();
+			live_tick();
+		}
 	} while (ret == 0 || (ret < 0 && errno == EINTR));
 	if (ret > 0 && !(pfd->revents & (POLLERR | POLLNVAL)))
 		enter_busy();
@@ -330,7 +334,9 @@ static int serve_batch(void)
 
 static void *handler_main(void *arg)
 {
-	struct pollfd pfd = { .fd = handler.uffd, .events = POLLIN };
+	/* The userfaultfd, and the doorbell of live statistics (ucow stat), if any. */
+	struct pollfd pfd[2] = { { .fd = handler.uffd, .events = POLLIN },
+				 { .fd = -1, .events = POLLIN } };
 	bool served = false;
 	int ret;
 
@@ -347,11 +353,12 @@ static void *handler_main(void *arg)
 		return NULL;
 	}
 	placement_init();
+	pfd[1].fd = live_start();
 	for (;;) {
 		enter_idle();
-		pfd.revents = 0;
-		ret = wait_messages(&pfd, served);
-		if (ret < 0 || (pfd.revents & (POLLERR | POLLNVAL))) {
+		pfd[0].revents = pfd[1].revents = 0;
+		ret = wait_messages(pfd, pfd[1].fd >= 0 ? 2 : 1, served);
+		if (ret < 0 || (pfd[0].revents & (POLLERR | POLLNVAL))) {
 			ucow_error("handler", "polling userfaultfd %d failed: "
 				   "managed memory is no longer served", handler.uffd);
 			break;
@@ -365,6 +372,10 @@ static void *handler_main(void *arg)
 		/* Any message: a program that unmaps managed memory often maps and faults next. */
 		served = ret > 0;
 		source_reap();
+		/* After the events read with it: the registry is the kernel's as of the ring. */
+		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
+			live_answer();
+		live_tick();
 	}
 	fdt_handler_exit();
 	handler.running = false;
@@ -413,6 +424,7 @@ int handler_start(int uffd)
 
 void handler_fork_child(void)
 {
+	live_fork_child();
 	handler.running = false;
 	handler.head = handler.tail = 0;
 	atomic_store(&handler.period, 0);

@@ -13,6 +13,7 @@
 #include "fork.h"
 #include "handler.h"
 #include "interpose.h"
+#include "live.h"
 #include "log.h"
 #include "policy.h"
 #include "procfs.h"
@@ -75,6 +76,9 @@ __attribute__((constructor)) static void ucow_init(void)
 	warn_unknown_knobs();
 	ucow_enabled = true;
 	stats_own();
+	live_format = stats_format_live;
+	/* Before the program can drop privileges: the file stays writable through its mapping. */
+	stats_file_start(false);
 	for_each_policy(pp)
 		if ((*pp)->init)
 			(*pp)->init();

@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "handler.h"
 #include "lazy_defer.h"
+#include "fdtable.h"
 #include "lazy_memset.h"
 #include "log.h"
 #include "memset_hook.h"
@@ -181,27 +182,36 @@ static void count_run(uintptr_t s, uintptr_t e, void *arg)
 }
 
 /* With UCOW_STATS, as the region goes: pages filled (touched) and pages never touched. */
-static void lazy_account(const struct ucow_region *r)
+/* What a live measure (ucow stat) found in the regions still there: added, then cleared. */
+static atomic_ulong lazy_live[LAZY__COUNT];
+
+static void lazy_live_clear(void)
 {
+	ucow_counts_reset(lazy_live, LAZY__COUNT);
+}
+
+static void lazy_account(const struct ucow_region *r, bool live)
+{
+	atomic_ulong *into = live ? lazy_live : lazy_counters;
 	struct touched t = { 0 };
-	int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	int pm = fdt_pagemap_open();
 
 	if (pm < 0)
 		return;
 	if (lazy_present_runs(pm, r->start, r->end, count_run, &t) == 0) {
-		ucow_count(&lazy_counters[LAZY_PAGES_PRESENT], t.present / UCOW_PAGE_SIZE);
-		ucow_count(&lazy_counters[LAZY_PAGES_UNTOUCHED],
+		ucow_count(&into[LAZY_PAGES_PRESENT], t.present / UCOW_PAGE_SIZE);
+		ucow_count(&into[LAZY_PAGES_UNTOUCHED],
 			   (r->end - r->start - t.present) / UCOW_PAGE_SIZE);
 	}
-	close(pm);
+	fdt_pagemap_close(pm);
 }
 
 static int lazy_memset_stats_json(char *buf, size_t size)
 {
 	size_t min = atomic_load_explicit(&armed_min, memory_order_relaxed);
-	unsigned long untouched = ucow_count_read(&lazy_counters[LAZY_PAGES_UNTOUCHED]);
+#define C(id) (ucow_count_read(&lazy_counters[id]) + ucow_count_read(&lazy_live[id]))
+	unsigned long untouched = C(LAZY_PAGES_UNTOUCHED);
 
-#define C(id) ucow_count_read(&lazy_counters[id])
 	return snprintf(buf, size,
 		",\"lazy_memset\":{\"enabled\":%s,\"min\":%zu,\"calls\":%lu,\"deferred_calls\":%lu,"
 		"\"declined_calls\":%lu,\"pages_deferred\":%lu,\"pages_zero_skipped\":%lu,"
@@ -236,6 +246,7 @@ const struct ucow_policy ucow_lazy_memset_policy = {
 	.plain_when_filled = true,
 	.regions_counter = &lazy_counters[LAZY_REGIONS],
 	.account = lazy_account,
+	.live_clear = lazy_live_clear,
 	.stats_json = lazy_memset_stats_json,
 	.stats_reset = lazy_stats_reset,
 };

@@ -116,8 +116,13 @@ struct ucow_policy {
 	atomic_ulong *faults_counter;
 	/* Pages its pattern fault (pattern_fault) fills, windows included. */
 	atomic_ulong *pages_filled;
-	/* Measures what @r holds before it is unmapped. */
-	void (*account)(const struct ucow_region *r);
+	/*
+	 * Measures what @r holds: before it is unmapped or at exit, into its counters; with
+	 * @live (`ucow stat`, the stats file's refresh) into live counters of its own, which
+	 * stats_json adds and live_clear empties, so that nothing is counted twice.
+	 */
+	void (*account)(const struct ucow_region *r, bool live);
+	void (*live_clear)(void);
 	/* This policy's group of the stats object, ',"name":{...}', snprintf-like. */
 	int (*stats_json)(char *buf, size_t size);
 	/* A fork child counts from zero: its parent reports what came before. */

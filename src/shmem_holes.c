@@ -45,15 +45,18 @@ enum shmem_holes_counter {
 	SH__COUNT,
 };
 static atomic_ulong shmem_holes_counts[SH__COUNT];
+/* What a live measure (ucow stat) found in the mappings still there: added, then cleared. */
+static atomic_ulong shmem_holes_live[SH__COUNT];
 
 static void sh_count(enum shmem_holes_counter id, unsigned long n)
 {
 	ucow_count(&shmem_holes_counts[id], n);
 }
 
+/* A counter as the statistics show it: what is counted, and what a live measure adds. */
 static unsigned long sh_read(enum shmem_holes_counter id)
 {
-	return ucow_count_read(&shmem_holes_counts[id]);
+	return ucow_count_read(&shmem_holes_counts[id]) + ucow_count_read(&shmem_holes_live[id]);
 }
 
 /* A regular file (not a device node or a directory on the tmpfs the caller found). */
@@ -473,24 +476,25 @@ static int shmem_holes_fault(const struct ucow_region *r, const struct ucow_faul
  * pages over holes that the program touched are the writes whose page-cache twin ucow
  * avoided (shmem_measure.c).
  */
-static void shmem_holes_account(const struct ucow_region *r)
+static void shmem_holes_account(const struct ucow_region *r, bool live)
 {
+	atomic_ulong *into = live ? shmem_holes_live : shmem_holes_counts;
 	unsigned long ahead = sh_read(SH_FILLED_AHEAD), untouched = sh_read(SH_UNTOUCHED);
 	struct shmem_measure m;
 	unsigned long reads;
 
 	shmem_measure(r, ahead > untouched ? ahead - untouched : 0, &m);
-	sh_count(SH_PRIVATE_PAGES, m.private);
-	sh_count(SH_HOLE_PAGES_WRITTEN, m.written);
-	sh_count(SH_HOLE_PAGES_ZERO, m.zero);
-	sh_count(SH_UNTOUCHED, m.untouched);
+	ucow_count(&into[SH_PRIVATE_PAGES], m.private);
+	ucow_count(&into[SH_HOLE_PAGES_WRITTEN], m.written);
+	ucow_count(&into[SH_HOLE_PAGES_ZERO], m.zero);
+	ucow_count(&into[SH_UNTOUCHED], m.untouched);
 	/* The kernel fills a hole in the page cache on every write to it, and on every read:
 	 * read pages that are still zero pages (a page read, then written, counts once). */
 	reads = sh_read(SH_READ_CREDIT) - sh_read(SH_READ_COUNTED);
 	if (reads > m.zero)
 		reads = m.zero;
-	sh_count(SH_READ_COUNTED, reads);
-	sh_count(SH_PAGECACHE_AVOIDED, m.written + reads);
+	ucow_count(&into[SH_READ_COUNTED], reads);
+	ucow_count(&into[SH_PAGECACHE_AVOIDED], m.written + reads);
 }
 
 /*
@@ -537,6 +541,11 @@ static void shmem_holes_released(const struct ucow_region *r)
 	close(pm);
 }
 
+static void shmem_holes_live_clear(void)
+{
+	ucow_counts_reset(shmem_holes_live, SH__COUNT);
+}
+
 static int shmem_holes_stats_json(char *buf, size_t size)
 {
 	static const char *const modes[] = { "zero", "write", "off" };
@@ -572,5 +581,6 @@ const struct ucow_policy ucow_shmem_holes_policy = {
 	.stats_json = shmem_holes_stats_json,
 	.stats_reset = shmem_holes_stats_reset,
 	.account = shmem_holes_account,
+	.live_clear = shmem_holes_live_clear,
 	.released = shmem_holes_released,
 };

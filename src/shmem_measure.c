@@ -142,7 +142,7 @@ void shmem_measure(const struct ucow_region *r, unsigned long filled_ahead,
 	int pm, fd;
 
 	memset(m, 0, sizeof(*m));
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	pm = fdt_pagemap_open();
 	if (pm < 0)
 		return;
 	/* The source's descriptor is in the handler's table; a copy of it shares ucow's own
@@ -174,7 +174,7 @@ void shmem_measure(const struct ucow_region *r, unsigned long filled_ahead,
 			m->zero += zero && hole;
 		}
 	}
-	close(pm);
+	fdt_pagemap_close(pm);
 	fdt_unborrow(r->src->fd, fd);
 	if (m->written && filled_ahead) {
 		m->untouched = pages_not_accessed(r->start, r->end);

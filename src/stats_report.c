@@ -1,9 +1,11 @@
 /* stats_report.c: the per-process statistics object (UCOW_STATS): the engine's counters and
- * every policy's group, written as one line of JSON at exit. */
+ * every policy's group, written as one line of JSON at exit, or measured live on request. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -14,9 +16,13 @@
 #include "log.h"
 #include "policy.h"
 #include "region.h"
+#include "procfs.h"
+#include "source.h"
+#include "stats_file.h"
 #include "registration.h"
 #include "stats.h"
 #include "stats_report.h"
+#include "sys.h"
 
 #define STATS_LINE_MAX 4096
 
@@ -45,8 +51,16 @@ int stats_format(char *buf, size_t size)
 	size_t len;
 	int n;
 
-	if (filter_allows(UCOW_SYS_PRCTL))
+	/* The handler thread has a name of its own: the process's is the main thread's. */
+	if (ucow_in_handler) {
+		if (procfs_read("/proc/self/comm", comm, sizeof(comm)) > 0)
+			comm[strcspn(comm, "\n")] = '\0';
+	} else if (filter_allows(UCOW_SYS_PRCTL)) {
 		prctl(PR_GET_NAME, comm);
+	}
+	for (char *c = comm; *c; c++)
+		if (*c == '"' || *c == '\\' || (unsigned char)*c < ' ')
+			*c = '?';
 	n = snprintf(buf, size,
 		"{\"ucow\":\"%s\",\"pid\":%d,\"comm\":\"%s\",\"uffd\":\"%s\",\"managed\":%s,"
 		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
@@ -86,6 +100,10 @@ void stats_write(void)
 	n = stats_format(json, sizeof(json) - 1);
 	if (n < 0 || n >= (int)sizeof(json) - 1)
 		return;
+	if (stats_file_wanted()) {
+		stats_file_put(json, (size_t)n, true);
+		return;
+	}
 	json[n++] = '\n';
 	if (strcmp(ucow_cfg.stats, "stderr") == 0) {
 		fd = STDERR_FILENO;
@@ -104,15 +122,21 @@ void stats_write(void)
 		close(fd);
 }
 
+static void account_locked(uintptr_t start, uintptr_t end);
+
 static struct {
 	atomic_int owner;	/* the process whose counters these are */
 	atomic_bool written;	/* its object is written: once per process */
-} stats_life;
+	/* One measure at a time: a live one (handler) adds to the policies' live counters,
+	 * which the exit's object must not see. */
+	pthread_mutex_t measuring;
+} stats_life = { .measuring = PTHREAD_MUTEX_INITIALIZER };
 
 void stats_own(void)
 {
 	atomic_store(&stats_life.owner, (int)getpid());
 	atomic_store(&stats_life.written, false);
+	pthread_mutex_init(&stats_life.measuring, NULL);
 }
 
 void stats_at_exit(void)
@@ -122,8 +146,26 @@ void stats_at_exit(void)
 		return;
 	/* The last fault's counters are bumped after its thread was woken. */
 	handler_barrier();
-	stats_account(0, UINTPTR_MAX);
+	pthread_mutex_lock(&stats_life.measuring);
+	account_locked(0, UINTPTR_MAX);
 	stats_write();
+	pthread_mutex_unlock(&stats_life.measuring);
+}
+
+void stats_file_start(bool fork_child)
+{
+	char json[STATS_LINE_MAX];
+	int n;
+
+	if (fork_child)
+		stats_file_fork_child();
+	else
+		stats_file_open();
+	if (!stats_file_active())
+		return;
+	n = stats_format(json, sizeof(json));
+	if (n > 0 && (size_t)n < sizeof(json))
+		stats_file_put(json, (size_t)n, false);
 }
 
 void stats_reset_all(void)
@@ -138,11 +180,46 @@ void stats_reset_all(void)
 static void account_one(const struct ucow_region *r, void *arg)
 {
 	if (r->policy->account)
-		r->policy->account(r);
+		r->policy->account(r, arg != NULL);
+}
+
+static void account_locked(uintptr_t start, uintptr_t end)
+{
+	if (registry_may_overlap(&ucow_registry, start, end))
+		registry_foreach(&ucow_registry, start, end, account_one, NULL);
 }
 
 void stats_account(uintptr_t start, uintptr_t end)
 {
-	if (ucow_cfg.stats[0] && registry_may_overlap(&ucow_registry, start, end))
-		registry_foreach(&ucow_registry, start, end, account_one, NULL);
+	/* Always: `ucow stat` may ask any managed process, and no measure is taken twice. */
+	if (!registry_may_overlap(&ucow_registry, start, end))
+		return;
+	pthread_mutex_lock(&stats_life.measuring);
+	account_locked(start, end);
+	pthread_mutex_unlock(&stats_life.measuring);
+}
+
+#define MEASURE_PATIENCE_NS 100000000ULL	/* 100 ms */
+
+int stats_format_live(char *buf, size_t size)
+{
+	static int live = 1;
+	uint64_t deadline = sys_now_ns() + MEASURE_PATIENCE_NS;
+	int n;
+
+	/* Bounded: the exiting thread measuring now may be stopped in a signal handler that
+	 * waits for this thread (law 9). */
+	while (pthread_mutex_trylock(&stats_life.measuring) != 0) {
+		if (sys_now_ns() > deadline)
+			return -EBUSY;
+		sched_yield();
+	}
+	if (registry_may_overlap(&ucow_registry, 0, UINTPTR_MAX))
+		registry_foreach(&ucow_registry, 0, UINTPTR_MAX, account_one, &live);
+	n = stats_format(buf, size);
+	for_each_policy(pp)
+		if ((*pp)->live_clear)
+			(*pp)->live_clear();
+	pthread_mutex_unlock(&stats_life.measuring);
+	return n;
 }

@@ -3,6 +3,7 @@
 #ifndef UCOW_STATS_REPORT_H
 #define UCOW_STATS_REPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,7 +21,16 @@ void stats_own(void);
  * shares or copies its parent's counters without owning them, writes nothing.
  */
 void stats_at_exit(void);
-/* With UCOW_STATS, lets each policy measure what [start,end) holds (before it goes). */
+/* With UCOW_STATS=DIR/, at start-up and in a fork child: this image's file, and a first
+ * object in it (a process killed before any refresh still counts, as not managed). */
+void stats_file_start(bool fork_child);
+/* Lets each policy measure what [start,end) holds, before it goes (munmap, exit). */
 void stats_account(uintptr_t start, uintptr_t end);
+/*
+ * Handler thread: stats_format() with what the regions still mapped hold measured now, into
+ * the policies' live counters (cleared after, never counted at exit). -EBUSY when the exit's
+ * own measure holds on.
+ */
+int stats_format_live(char *buf, size_t size);
 
 #endif

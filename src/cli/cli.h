@@ -15,6 +15,7 @@
 
 int ucow_cmd_run(int argc, char **argv);
 int ucow_cmd_features(int argc, char **argv);
+int ucow_cmd_stat(int argc, char **argv);
 
 /*
  * Finds libucow.so: the build tree next to this executable, the installed libdir, then
@@ -29,6 +30,8 @@ struct ucow_stats_total {
 	unsigned long managed;
 	unsigned long malformed;
 	unsigned long uffd_full, uffd_user_only, uffd_none, uffd_unused;
+	unsigned long signalled;	/* ended without exit: killed (UCOW_STATS=DIR/) */
+	unsigned long running;		/* still running when the summary was made */
 	long command_pid;		/* set by the caller: the process `ucow run` started */
 	char comm[32];			/* its name, or else the first reported process's */
 	long pid;			/* and its pid */
@@ -50,9 +53,21 @@ struct ucow_stats_total {
 /* Adds one line of UCOW_STATS output; a line that is not a JSON object is counted as
  * malformed and otherwise ignored. */
 void ucow_stats_add_line(struct ucow_stats_total *t, const char *line);
+/* One object's figures into @one: 0, or -1 if it is malformed. */
+int ucow_stats_parse(const char *text, struct ucow_stats_total *one);
+/* Adds one process @s (an object parsed, or the images of one process merged) to @t. */
+void ucow_stats_add(struct ucow_stats_total *t, const struct ucow_stats_total *s);
+/* Adds @later, the image a process exec'd, to @s, its earlier images: still one process. */
+void ucow_stats_add_image(struct ucow_stats_total *s, const struct ucow_stats_total *later);
+/*
+ * Reads the per-process files of UCOW_STATS=DIR/ (live_abi.h): the images of one process
+ * (same pid and start time) are one process; one whose last image did not exit is still
+ * running or was killed. Removes the files it read with @remove. -errno if @dir cannot be read.
+ */
+int ucow_stats_read_dir(struct ucow_stats_total *t, const char *dir, bool remove);
 /* Reads every line of @path; -errno if it cannot be opened. */
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path);
-/* The short human summary, every line starting "ucow: stats: ". */
-void ucow_stats_print(const struct ucow_stats_total *t, FILE *out);
+/* The short human summary, every line starting with @prefix ("ucow: stats: "). */
+void ucow_stats_print(const struct ucow_stats_total *t, FILE *out, const char *prefix);
 
 #endif

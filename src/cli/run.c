@@ -352,12 +352,15 @@ static void forward_signal(int sig, siginfo_t *info, void *uctx)
 
 struct temp_stats {
 	char dir[PATH_MAX];
-	char path[PATH_MAX + 16];
+	char path[PATH_MAX + 16];	/* UCOW_STATS: the directory, with a final '/' */
 };
 
 /*
- * The stats file lives alone in a private directory: when it is removed with the
- * directory, a straggler process that exits later cannot create it again behind our back.
+ * UCOW_STATS=DIR/: each process keeps its own file in a fresh directory, opened when it
+ * starts and mapped, so that a process killed by a signal leaves its last figures and one
+ * that drops privileges can still write. As root the directory is writable by all, sticky
+ * and not listable (mode 1733): a child created after a privilege drop makes its file there,
+ * under a name nobody can guess; otherwise it is private.
  */
 static int make_temp_stats(struct temp_stats *ts)
 {
@@ -371,13 +374,20 @@ static int make_temp_stats(struct temp_stats *ts)
 	if (!mkdtemp(ts->dir))
 		return run_error("--stats: cannot create a directory in %s: %s", tmp,
 				 strerror(errno));
-	snprintf(ts->path, sizeof(ts->path), "%s/stats.jsonl", ts->dir);
+	if (geteuid() == 0 && chmod(ts->dir, 01733) < 0) {
+		rmdir(ts->dir);
+		return run_error("--stats: cannot open %s to dropped privileges: %s", ts->dir,
+				 strerror(errno));
+	}
+	snprintf(ts->path, sizeof(ts->path), "%s/", ts->dir);
 	return 0;
 }
 
 static void remove_temp_stats(const struct temp_stats *ts)
 {
-	unlink(ts->path);
+	struct ucow_stats_total ignored = { 0 };
+
+	ucow_stats_read_dir(&ignored, ts->dir, true);
 	rmdir(ts->dir);
 }
 
@@ -478,11 +488,11 @@ static int run_supervised(char **command)
 	}
 
 	total.command_pid = child;
-	r = ucow_stats_read_file(&total, ts.path);
-	if (r < 0 && r != -ENOENT)
-		fprintf(stderr, "ucow: stats: cannot read %s: %s\n", ts.path, strerror(-r));
-	ucow_stats_print(&total, stderr);
-	remove_temp_stats(&ts);
+	r = ucow_stats_read_dir(&total, ts.dir, true);
+	if (r < 0)
+		fprintf(stderr, "ucow: stats: cannot read %s: %s\n", ts.dir, strerror(-r));
+	ucow_stats_print(&total, stderr, "ucow: stats: ");
+	rmdir(ts.dir);
 	return pass_on_status(status);
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "live_abi.h"
 
 /*
  * A small JSON walker, enough for ucow's own stats lines: every scalar is handed to the
@@ -287,25 +288,19 @@ static void visit_stats(void *ctx, const char *path, const struct json_scalar *v
 	}
 }
 
-void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
+int ucow_stats_parse(const char *text, struct ucow_stats_total *one)
 {
 	struct stats_line line = { 0 };
-	const struct ucow_stats_total *s = &line.sum;
 
-	if (json_walk_object(text, visit_stats, &line) < 0 || !line.has_pid) {
-		t->malformed++;
-		return;
-	}
-	/* Name the command itself (exec keeps its pid), else whoever reported first. */
-	if (t->processes++ == 0 || (s->pid == t->command_pid && t->pid != t->command_pid)) {
-		t->pid = s->pid;
-		memcpy(t->comm, s->comm, sizeof(t->comm));
-	}
-	t->managed += s->managed;
-	t->uffd_full += s->uffd_full;
-	t->uffd_user_only += s->uffd_user_only;
-	t->uffd_none += s->uffd_none;
-	t->uffd_unused += s->uffd_unused;
+	if (json_walk_object(text, visit_stats, &line) < 0 || !line.has_pid)
+		return -1;
+	*one = line.sum;
+	return 0;
+}
+
+/* The figures of @s added to @t's: the counters, not the process's description. */
+static void add_figures(struct ucow_stats_total *t, const struct ucow_stats_total *s)
+{
 	if (s->shmem_mode[0])
 		memcpy(t->shmem_mode, s->shmem_mode, sizeof(t->shmem_mode));
 	t->regions += s->regions;
@@ -337,6 +332,51 @@ void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
 	t->pins_raw += s->pins_raw;
 	t->pins_api += s->pins_api;
 	t->pins_fork_copied_pages += s->pins_fork_copied_pages;
+}
+
+void ucow_stats_add(struct ucow_stats_total *t, const struct ucow_stats_total *s)
+{
+	/* Name the command itself (exec keeps its pid), else whoever reported first. */
+	if (t->processes++ == 0 || (s->pid == t->command_pid && t->pid != t->command_pid)) {
+		t->pid = s->pid;
+		memcpy(t->comm, s->comm, sizeof(t->comm));
+	}
+	t->managed += s->managed != 0;
+	t->uffd_full += s->uffd_full != 0;
+	t->uffd_user_only += s->uffd_user_only != 0;
+	t->uffd_none += s->uffd_none != 0;
+	t->uffd_unused += s->uffd_unused != 0;
+	t->signalled += s->signalled;
+	t->running += s->running;
+	add_figures(t, s);
+}
+
+void ucow_stats_add_image(struct ucow_stats_total *s, const struct ucow_stats_total *later)
+{
+	unsigned long used = later->uffd_full || later->uffd_user_only || later->uffd_none;
+
+	/* The image that used a userfaultfd (or tried) describes the process best. */
+	if (used || !(s->uffd_full || s->uffd_user_only || s->uffd_none)) {
+		s->uffd_full = later->uffd_full;
+		s->uffd_user_only = later->uffd_user_only;
+		s->uffd_none = later->uffd_none;
+		s->uffd_unused = later->uffd_unused;
+	}
+	s->managed = s->managed || later->managed;
+	s->pid = later->pid;
+	memcpy(s->comm, later->comm, sizeof(s->comm));
+	add_figures(s, later);
+}
+
+void ucow_stats_add_line(struct ucow_stats_total *t, const char *text)
+{
+	struct ucow_stats_total one;
+
+	if (ucow_stats_parse(text, &one) < 0) {
+		t->malformed++;
+		return;
+	}
+	ucow_stats_add(t, &one);
 }
 
 int ucow_stats_read_file(struct ucow_stats_total *t, const char *path)
@@ -403,74 +443,84 @@ static void describe_uffd(const struct ucow_stats_total *t, char *buf, size_t si
 		snprintf(buf, size, "not reported");
 }
 
-void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
+void ucow_stats_print(const struct ucow_stats_total *t, FILE *out, const char *prefix)
 {
 	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t ucow_bytes, kernel_bytes;
 	char uffd[128], a[32], b[32];
 
 	if (t->processes == 0) {
-		fprintf(out, "ucow: stats: no process reported statistics (none are written by "
-			"a process killed by a signal, or one that is statically linked or "
-			"setuid, or clears LD_PRELOAD)%s\n",
+		fprintf(out, "%sno process reported statistics (none are written by "
+			"a process that is statically linked or setuid, or clears "
+			"LD_PRELOAD)%s\n", prefix,
 			t->malformed ? "; the stats file held only malformed lines" : "");
 		return;
 	}
 	describe_uffd(t, uffd, sizeof(uffd));
 	if (t->processes == 1)
-		fprintf(out, "ucow: stats: %s (pid %ld): %s, userfaultfd %s\n",
+		fprintf(out, "%s%s (pid %ld): %s, userfaultfd %s\n", prefix,
 			t->comm[0] ? t->comm : "?", t->pid,
 			t->managed ? "managed" : "not managed", uffd);
 	else
-		fprintf(out, "ucow: stats: %lu processes (%s, pid %ld, and %lu more), %lu managed; "
-			"userfaultfd %s\n", t->processes, t->comm[0] ? t->comm : "?", t->pid,
+		fprintf(out, "%s%lu processes (%s, pid %ld, and %lu more), %lu managed; "
+			"userfaultfd %s\n", prefix, t->processes, t->comm[0] ? t->comm : "?", t->pid,
 			t->processes - 1, t->managed, uffd);
 	if (t->malformed)
-		fprintf(out, "ucow: stats: %lu malformed %s ignored\n", t->malformed,
+		fprintf(out, "%s%lu malformed %s ignored\n", prefix, t->malformed,
 			plural(t->malformed, "line", "lines"));
+	if (t->signalled)
+		fprintf(out, "%s%lu %s ended by a signal: %s as of %s last refresh (every "
+			"%d ms while managing memory)\n", prefix, t->signalled,
+			plural(t->signalled, "process", "processes"),
+			plural(t->signalled, "its figures", "their figures"),
+			plural(t->signalled, "its", "their"), UCOW_STATS_REFRESH_MS);
+	if (t->running)
+		fprintf(out, "%s%lu %s still running: %s as of now\n", prefix, t->running,
+			plural(t->running, "process", "processes"),
+			plural(t->running, "its figures", "their figures"));
 	if (t->regions == 0 && t->faults == 0) {
 		if (t->uffd_none)
-			fprintf(out, "ucow: stats: nothing was managed: no userfaultfd could be "
-				"opened ('ucow features' says why and how to fix it)\n");
+			fprintf(out, "%snothing was managed: no userfaultfd could be "
+				"opened ('ucow features' says why and how to fix it)\n", prefix);
 		else
-			fprintf(out, "ucow: stats: no memory was managed (ucow manages MAP_PRIVATE "
+			fprintf(out, "%sno memory was managed (ucow manages MAP_PRIVATE "
 				"mappings of tmpfs and memfd files, reference pages and, with "
-				"UCOW_LAZY_MEMSET=on, large memsets; see man 7 ucow)\n");
+				"UCOW_LAZY_MEMSET=on, large memsets; see man 7 ucow)\n", prefix);
 		return;
 	}
-	fprintf(out, "ucow: stats: %" PRIu64 " %s managed, %" PRIu64 " %s resolved\n",
+	fprintf(out, "%s%" PRIu64 " %s managed, %" PRIu64 " %s resolved\n", prefix,
 		t->regions, plural(t->regions, "region", "regions"), t->faults,
 		plural(t->faults, "fault", "faults"));
 	if (t->shmem_regions || t->shmem_faults_read || t->shmem_faults_write)
-		fprintf(out, "ucow: stats: shmem holes (mode %s): %" PRIu64 " %s, %" PRIu64
-			" %s; %" PRIu64 " %s zero-mapped, %" PRIu64 " filled privately\n",
+		fprintf(out, "%sshmem holes (mode %s): %" PRIu64 " %s, %" PRIu64
+			" %s; %" PRIu64 " %s zero-mapped, %" PRIu64 " filled privately\n", prefix,
 			t->shmem_mode[0] ? t->shmem_mode : "?",
 			t->shmem_faults_write, plural(t->shmem_faults_write, "write", "writes"),
 			t->shmem_faults_read, plural(t->shmem_faults_read, "read", "reads"),
 			t->pages_zero_mapped, plural(t->pages_zero_mapped, "page", "pages"),
 			t->pages_filled_private);
 	if (t->refpage_regions || t->refpage_faults)
-		fprintf(out, "ucow: stats: reference pages: %" PRIu64 " %s, %" PRIu64 " %s, %" PRIu64
-			" pages filled on first touch, %s filled when mapped (no userfaultfd)\n",
+		fprintf(out, "%sreference pages: %" PRIu64 " %s, %" PRIu64 " %s, %" PRIu64
+			" pages filled on first touch, %s filled when mapped (no userfaultfd)\n", prefix,
 			t->refpage_regions, plural(t->refpage_regions, "region", "regions"),
 			t->refpage_faults, plural(t->refpage_faults, "fault", "faults"),
 			t->refpage_pages_filled, human(t->refpage_eager_bytes, a, sizeof(a)));
 	if (t->lazy_deferred_calls)
-		fprintf(out, "ucow: stats: lazy memset: %" PRIu64 " %s deferred over %" PRIu64
-			" pages, %" PRIu64 " filled on first touch; %s never written\n",
+		fprintf(out, "%slazy memset: %" PRIu64 " %s deferred over %" PRIu64
+			" pages, %" PRIu64 " filled on first touch; %s never written\n", prefix,
 			t->lazy_deferred_calls, plural(t->lazy_deferred_calls, "memset", "memsets"),
 			t->lazy_pages_deferred, t->lazy_pages_touched,
 			human(t->lazy_bytes_saved, a, sizeof(a)));
 	if (t->pins_known || t->pins_fork_copied_pages)
-		fprintf(out, "ucow: stats: pins: %" PRIu64 " %s known at exit (%" PRIu64
+		fprintf(out, "%spins: %" PRIu64 " %s known at exit (%" PRIu64
 			" liburing, %" PRIu64 " raw io_uring_register, %" PRIu64 " ucow_pin), %"
-			PRIu64 " pinned pages copied for fork children\n", t->pins_known,
+			PRIu64 " pinned pages copied for fork children\n", prefix, t->pins_known,
 			plural(t->pins_known, "range", "ranges"), t->pins_liburing, t->pins_raw,
 			t->pins_api, t->pins_fork_copied_pages);
 	if (t->register_failed || t->fallbacks || t->poisoned || t->unknown_faults)
-		fprintf(out, "ucow: stats: %" PRIu64 " registrations failed, %" PRIu64
+		fprintf(out, "%s%" PRIu64 " registrations failed, %" PRIu64
 			" ranges handed back to the kernel, %" PRIu64 " pages poisoned, %" PRIu64
-			" unknown faults\n", t->register_failed, t->fallbacks, t->poisoned,
+			" unknown faults\n", prefix, t->register_failed, t->fallbacks, t->poisoned,
 			t->unknown_faults);
 	if (!t->shmem_regions)
 		return;
@@ -481,7 +531,7 @@ void ucow_stats_print(const struct ucow_stats_total *t, FILE *out)
 	 * own memory is what the library measured as each mapping went (private_bytes); the
 	 * kernel's has no pages ucow filled ahead that were never touched (untouched_bytes).
 	 */
-	fprintf(out, "ucow: stats: page cache avoided: %s",
+	fprintf(out, "%spage cache avoided: %s", prefix,
 		human(t->shmem_bytes_saved, a, sizeof(a)));
 	ucow_bytes = t->private_bytes + t->pagecache_pages_filled * page;
 	kernel_bytes = ucow_bytes + t->shmem_bytes_saved -

@@ -1,5 +1,6 @@
-/* ucow.c: the ucow command: runs programs under libucow.so (`ucow run`), says whether
- * ucow can work here (`ucow features`) and lists its knobs (`ucow knobs`). */
+/* ucow.c: the ucow command: runs programs under libucow.so (`ucow run`), shows a running
+ * one's live statistics (`ucow stat`), says whether ucow can work here (`ucow features`)
+ * and lists its knobs (`ucow knobs`). */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 
 static const char usage[] =
 	"Usage: ucow run [OPTIONS] [--] COMMAND [ARGS]\n"
+	"       ucow stat [--json] [--watch SECONDS] PID...\n"
 	"       ucow features\n"
 	"       ucow knobs\n"
 	"       ucow --help | --version\n"
@@ -17,6 +19,7 @@ static const char usage[] =
 	"one page per page written instead of two.\n"
 	"\n"
 	"  run       run COMMAND with libucow.so preloaded ('ucow run --help' for options)\n"
+	"  stat      show what ucow saves in running processes, measured now\n"
 	"  features  say whether ucow can manage memory here, and if not, how to fix it\n"
 	"  knobs     list the UCOW_* environment variables with their defaults\n"
 	"\n"
@@ -56,6 +59,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "run") == 0)
 		return ucow_cmd_run(argc - 1, argv + 1);
+	if (strcmp(cmd, "stat") == 0)
+		return finish(ucow_cmd_stat(argc - 1, argv + 1));
 	if (strcmp(cmd, "features") == 0)
 		return finish(ucow_cmd_features(argc - 1, argv + 1));
 	if (strcmp(cmd, "knobs") == 0)

@@ -1,0 +1,29 @@
+# stats-family.sh: `ucow run --stats` counts every process and sums its savings: a child that
+# ends with _exit, one killed by SIGKILL (its figures as of its last refresh), one that drops
+# its privileges to nobody before it exits (as root), and one that execs (both images, one
+# process). Each writes one 1 MiB hole-only memfd, the exec'd one two.
+. "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
+require_lib
+require_uffd
+UCOW=
+for c in "$UCOWTEST_BUILDDIR/ucow" "$UCOWTEST_BUILDDIR/src/cli/ucow"; do
+	[ -x "$c" ] && { UCOW=$c; break; }
+done
+[ -n "$UCOW" ] || { echo "the ucow command was not built"; exit 1; }
+
+# 2.5 s: the killed child and the exec'd one live through two refreshes (every second).
+run fam "$UCOW" run --stats -- "$PROGS/stats-family" 2500
+equal "stats-family" "exit status" "$(rc_of fam)" 0
+if [ "$(id -u)" -eq 0 ]; then
+	procs=5 mib=6.0
+else
+	procs=4 mib=5.0
+fi
+grep -q "^ucow: stats: $procs processes (stats-family, pid [0-9]*, and $((procs - 1)) more), $procs managed;" \
+	"$T/fam.err" || bad "summary: not $procs processes, all managed: $(head -1 "$T/fam.err")"
+grep -q "^ucow: stats: 1 process ended by a signal" "$T/fam.err" ||
+	bad "summary: the killed child is not said: $(sed -n 2p "$T/fam.err")"
+grep -q "^ucow: stats: page cache avoided: $mib MiB" "$T/fam.err" ||
+	bad "summary: $(grep avoided "$T/fam.err")"
+[ "$(id -u)" -eq 0 ] || { [ "$failures" -eq 0 ] && skip "the privilege-drop child needs root"; }
+finish
