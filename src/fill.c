@@ -133,6 +133,7 @@ long fill_repeat(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len,
 long fill_repeat_then(uintptr_t dst, size_t len, const void *chunk, size_t chunk_len, bool near,
 		      void (*before_wake)(uintptr_t start, uintptr_t end, void *arg), void *arg)
 {
+	uintptr_t filled_end = dst + len;
 	long filled, total = 0;
 	int cpu;
 
@@ -150,14 +151,16 @@ long fill_repeat_then(uintptr_t dst, size_t len, const void *chunk, size_t chunk
 				placement_home(cpu);
 				return filled;
 			}
-			len = addr - dst;
+			/* The rest stays missing, and is woken all the same: the threads waiting
+			 * there (the faulting one, when the window lies below it) fault again. */
+			filled_end = addr;
 			break;
 		}
 		total += filled;
 	}
 	placement_leave(cpu);
 	if (before_wake)
-		before_wake(dst, dst + len, arg);
+		before_wake(dst, filled_end, arg);
 	fill_wake(dst, len);
 	placement_home(cpu);
 	return total;

@@ -266,8 +266,9 @@ static int fill_private_runs(const struct ucow_region *r, const struct window *w
 	sh_count(SH_FILLED_PRIVATE, filled);
 	if (mark)
 		filled_ahead(w, addr, filled && fault_done ? filled - 1 : filled);
+	/* After a failure too: a thread waiting on a page left missing faults again. */
 	fill_wake(w->start, w->end - w->start);
-	if (n < 0 && !fault_done)
+	if (n < 0)
 		return (int)n;
 	return fault_done ? 0 : fill_private(addr);
 }

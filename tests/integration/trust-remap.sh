@@ -1,7 +1,8 @@
 # trust-remap.sh (issue 11, item 4): a file mapping re-mapped with MAP_FIXED over itself
 # while other threads read it: a reader must never see a byte the kernel would not give
-# (the refpage's zero page before ucow registers the new mapping). memfd and data are
-# controls (their holes read zero either way).
+# (the refpage's zero page before ucow registers the new mapping), nor wait for ever (a
+# reader going down gets windows below its fault, cut short by the remap: it must be woken
+# all the same). memfd and data are controls (their holes read zero either way).
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
@@ -17,5 +18,9 @@ for kind in refpage data memfd; do
 		done
 	done
 	hung u || require_managed "remap $kind" "$T/u.stats"
+done
+for i in 1 2 3; do
+	versus "remap refpage, reader going down, run $i" "$PROGS/trust-remap" refpage -r 2000 -t 1 -d
+	[ "$(rc_of u)" = 0 ] || break
 done
 finish

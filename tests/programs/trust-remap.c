@@ -3,9 +3,12 @@
  * be one the kernel gives for that file (trust-kinds.h): never a zero where the pattern or
  * the data belongs. Knows nothing of ucow (test program).
  *
- * usage: trust-remap KIND [-r ROUNDS] [-t READERS]    (KIND: memfd, data or refpage)
+ * usage: trust-remap KIND [-r ROUNDS] [-t READERS] [-d]    (KIND: memfd, data or refpage)
+ *   -d  the readers go through the pages in order, from the last one down (windows that lie
+ *       below the faulting page), instead of at random
  * Prints one line; exit 0, 1 on a wrong byte, 2 on a setup error. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -18,10 +21,12 @@ static int kind;
 static unsigned char *volatile map;
 static atomic_int stop;
 static atomic_ulong wrong, reads;
+static bool descending;
 
 static void *reader(void *arg)
 {
 	unsigned long seed = (unsigned long)(uintptr_t)arg * 2654435761UL + 1;
+	size_t next = NPAGES;
 
 	while (!atomic_load(&stop)) {
 		size_t pg;
@@ -29,6 +34,10 @@ static void *reader(void *arg)
 
 		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
 		pg = (seed >> 33) % NPAGES;
+		if (descending) {
+			next = next ? next - 1 : NPAGES - 1;
+			pg = next;
+		}
 		b = map[pg * TK_PAGE + (seed >> 20) % TK_PAGE];
 		atomic_fetch_add(&reads, 1);
 		if (b != tk_expect(kind, pg)) {
@@ -45,8 +54,10 @@ int main(int argc, char **argv)
 	int rounds = 2000, nreaders = 1, fd, c;
 	pthread_t th[8];
 
-	while ((c = getopt(argc, argv, "r:t:")) != -1) {
-		if (c == 'r')
+	while ((c = getopt(argc, argv, "r:t:d")) != -1) {
+		if (c == 'd')
+			descending = true;
+		else if (c == 'r')
 			rounds = atoi(optarg);
 		else if (c == 't')
 			nreaders = atoi(optarg) > 8 ? 8 : atoi(optarg);
