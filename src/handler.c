@@ -17,6 +17,7 @@
 #include "handler.h"
 #include "live.h"
 #include "log.h"
+#include "pace.h"
 #include "placement.h"
 #include "policy.h"
 #include "region.h"
@@ -31,7 +32,6 @@
 
 #define READ_BATCH 64
 #define QUEUE_SLOTS 4096	/* faults waiting: at most one per blocked thread */
-#define SPIN_NS 50000		/* how long the handler watches for the next fault */
 #define REAP_DELAY_MS 100	/* how long an idle handler keeps a file nobody maps */
 
 static struct {
@@ -247,29 +247,35 @@ static void resolve(const struct uffd_msg *msg)
 }
 
 /*
- * After serving faults, watch the descriptor for a short while before sleeping: a thread
- * that faults in sequence comes back within microseconds, and waking a sleeping handler on
- * another CPU costs far more than the spin (DESIGN.md, kernel facts). It reads at once
+ * After serving faults, watch the descriptor for a short while before sleeping (pace.c says
+ * how long): a thread that faults in sequence comes back within microseconds, and waking a
+ * sleeping handler on another CPU costs far more than the spin (DESIGN.md, kernel facts);
+ * the watch ends early when another task wants the CPU. It reads at once
  * rather than polling first: one system call less between a fault and its answer; busy
  * around each read, as handler_barrier() expects of any read. Returns the messages read (the
  * handler then stays busy), 0 if none came (idle), -1 with errno on failure (idle).
  */
 static int wait_spinning(void)
 {
-	uint64_t until = sys_now_ns() + SPIN_NS;
+	uint64_t last = sys_now_ns(), until = last + pace_spin_ns();
 	int ret;
 
 	do {
 		enter_busy();
 		ret = read_messages();
-		if (ret > 0)
+		if (ret > 0) {
+			pace_undisturbed();
 			return ret;
+		}
 		enter_idle();
 		if (ret < 0) {
 			errno = -ret;
 			return -1;
 		}
-	} while (sys_now_ns() < until);
+		if (pace_preempted(&last))
+			return 0;
+	} while (last < until);
+	pace_undisturbed();
 	return 0;
 }
 
@@ -284,6 +290,8 @@ static int wait_messages(struct pollfd *pfd, nfds_t n, bool served)
 
 	if (served) {
 		ret = wait_spinning();
+		if (ret > 0)
+			pace_message();
 		if (ret != 0)
 			return ret;
 	}
@@ -300,6 +308,8 @@ static int wait_messages(struct pollfd *pfd, nfds_t n, bool served)
 	} while (ret == 0 || (ret < 0 && errno == EINTR));
 	if (ret > 0 && !(pfd->revents & (POLLERR | POLLNVAL)))
 		enter_busy();
+	if (ret > 0 && (pfd->revents & POLLIN))
+		pace_message();
 	return ret;
 }
 
@@ -371,6 +381,8 @@ static void *handler_main(void *arg)
 		}
 		/* Any message: a program that unmaps managed memory often maps and faults next. */
 		served = ret > 0;
+		if (served)
+			pace_served();
 		source_reap();
 		/* After the events read with it: the registry is the kernel's as of the ring. */
 		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
