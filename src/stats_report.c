@@ -20,6 +20,7 @@
 #include "source.h"
 #include "stats_file.h"
 #include "registration.h"
+#include "sigguard.h"
 #include "stats.h"
 #include "stats_report.h"
 #include "sys.h"
@@ -139,17 +140,35 @@ void stats_own(void)
 	pthread_mutex_init(&stats_life.measuring, NULL);
 }
 
+/*
+ * The measuring lock, taken with the thread's signals blocked: a signal handler that calls
+ * munmap or _exit on a thread that holds it would wait for itself.
+ */
+static void measure_lock(struct sigguard *g)
+{
+	sigguard_enter(g);
+	pthread_mutex_lock(&stats_life.measuring);
+}
+
+static void measure_unlock(struct sigguard *g)
+{
+	pthread_mutex_unlock(&stats_life.measuring);
+	sigguard_leave(g);
+}
+
 void stats_at_exit(void)
 {
+	struct sigguard g;
+
 	if (!ucow_enabled || (int)getpid() != atomic_load(&stats_life.owner) ||
 	    atomic_exchange(&stats_life.written, true))
 		return;
 	/* The last fault's counters are bumped after its thread was woken. */
 	handler_barrier();
-	pthread_mutex_lock(&stats_life.measuring);
+	measure_lock(&g);
 	account_locked(0, UINTPTR_MAX);
 	stats_write();
-	pthread_mutex_unlock(&stats_life.measuring);
+	measure_unlock(&g);
 }
 
 void stats_file_start(bool fork_child)
@@ -192,11 +211,13 @@ static void account_locked(uintptr_t start, uintptr_t end)
 void stats_account(uintptr_t start, uintptr_t end)
 {
 	/* Always: `ucow stat` may ask any managed process, and no measure is taken twice. */
+	struct sigguard g;
+
 	if (!registry_may_overlap(&ucow_registry, start, end))
 		return;
-	pthread_mutex_lock(&stats_life.measuring);
+	measure_lock(&g);
 	account_locked(start, end);
-	pthread_mutex_unlock(&stats_life.measuring);
+	measure_unlock(&g);
 }
 
 #define MEASURE_PATIENCE_NS 100000000ULL	/* 100 ms */
