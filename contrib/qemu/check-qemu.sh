@@ -172,6 +172,18 @@ if [ $STAT = yes ]; then
 	sed 's/^/    /' "$W/ucow.statjson" 2>/dev/null
 	[ "$(cat "$W/ucow.statrc" 2>/dev/null)" = 0 ] && [ -s "$W/ucow.stat" ] ||
 		bad "ucow stat did not report the running guest"
+	# Live, as at exit: the figure while the guest ran, against the plain memfd at the
+	# same point (both taken when the guest said it had written).
+	live=$(sed -n 's/.*"pagecache_pages_avoided":\([0-9]*\).*/\1/p' "$W/ucow.statjson" |
+		tail -n 1)
+	live_kib=$((${live:-0} * 4))
+	diff=$((live_kib - plain_kib))
+	[ $diff -lt 0 ] && diff=$((-diff))
+	pct=$((diff * 1000 / (plain_kib ? plain_kib : 1)))
+	say "live page cache avoided vs plain st_blocks: $live_kib vs $plain_kib KiB," \
+		"off by $((pct / 10)).$((pct % 10))% (at most $TOLERANCE%)"
+	[ "$pct" -le $((TOLERANCE * 10)) ] ||
+		bad "live page cache avoided $live_kib KiB is not within $TOLERANCE% of $plain_kib KiB"
 else
 	say "note: this ucow has no 'ucow stat' (ucow stat --help fails): live figures not checked"
 fi

@@ -43,6 +43,15 @@ require_lib() {
 	[ -f "$LIB" ] || { echo "the library was not built: $LIB"; exit 1; }
 }
 
+# require_ucow_command: sets UCOW to the built ucow command, or fails the test.
+require_ucow_command() {
+	UCOW=
+	for c in "$UCOWTEST_BUILDDIR/ucow" "$UCOWTEST_BUILDDIR/src/cli/ucow"; do
+		[ -x "$c" ] && { UCOW=$c; break; }
+	done
+	[ -n "$UCOW" ] || { echo "the ucow command was not built"; exit 1; }
+}
+
 require_root() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root: $*"
 }

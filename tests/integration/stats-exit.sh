@@ -4,11 +4,7 @@
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
-UCOW=
-for c in "$UCOWTEST_BUILDDIR/ucow" "$UCOWTEST_BUILDDIR/src/cli/ucow"; do
-	[ -x "$c" ] && { UCOW=$c; break; }
-done
-[ -n "$UCOW" ] || { echo "the ucow command was not built"; exit 1; }
+require_ucow_command
 
 # objects FILE: "LINES MANAGED WRITERS", WRITERS the objects with shmem-hole write faults.
 objects() {

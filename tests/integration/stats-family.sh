@@ -5,11 +5,7 @@
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
-UCOW=
-for c in "$UCOWTEST_BUILDDIR/ucow" "$UCOWTEST_BUILDDIR/src/cli/ucow"; do
-	[ -x "$c" ] && { UCOW=$c; break; }
-done
-[ -n "$UCOW" ] || { echo "the ucow command was not built"; exit 1; }
+require_ucow_command
 
 # 2.5 s: the killed child and the exec'd one live through two refreshes (every second).
 run fam "$UCOW" run --stats -- "$PROGS/stats-family" 2500

@@ -3,11 +3,7 @@
 # cannot be executed.
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
-UCOW=
-for c in "$UCOWTEST_BUILDDIR/ucow" "$UCOWTEST_BUILDDIR/src/cli/ucow"; do
-	[ -x "$c" ] && { UCOW=$c; break; }
-done
-[ -n "$UCOW" ] || { echo "the ucow command was not built"; exit 1; }
+require_ucow_command
 
 run v "$UCOW" --version
 equal "ucow --version" "exit status" "$(rc_of v)" 0

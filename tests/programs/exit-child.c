@@ -10,27 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SIZE (1UL << 20)
-#define PAGE 4096UL
+#include "memfd-writer.h"
 
-/* Maps SIZE bytes of a fresh memfd privately, writes a byte per page, checks it: 0 or 1. */
 static int write_memfd(unsigned char c)
 {
-	int fd = memfd_create("exit-child", MFD_CLOEXEC);
-	unsigned char *p;
-	int bad = 0;
-
-	if (fd < 0 || ftruncate(fd, SIZE) < 0)
-		return 1;
-	p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return 1;
-	for (size_t i = 0; i < SIZE; i += PAGE)
-		p[i] = c;
-	for (size_t i = 0; i < SIZE; i++)
-		bad |= p[i] != (i % PAGE ? 0 : c);
-	return bad;
+	return write_memfd_named("exit-child", c);
 }
 
 /* Globals, not locals: a vfork child runs on its parent's stack frame. */
