@@ -62,21 +62,30 @@ static uint64_t anon_write(size_t pages)
 	return ns;
 }
 
+/* A MAP_PRIVATE mapping of @len bytes of a fresh memfd that is all holes (its fd in *@fd). */
+static char *map_holes(const char *name, size_t len, int *fd)
+{
+	char *p;
+
+	*fd = memfd_create(name, MFD_CLOEXEC);
+	if (*fd < 0)
+		die("memfd_create");
+	if (ftruncate(*fd, (off_t)len) < 0)
+		die("ftruncate");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, *fd, 0);
+	if (p == MAP_FAILED)
+		die("mmap memfd MAP_PRIVATE");
+	return p;
+}
+
 /* A MAP_PRIVATE mapping of a memfd that is all holes: the case ucow manages. */
 static uint64_t shmem_hole(size_t pages, int write)
 {
 	size_t len = pages * page_size;
-	int fd = memfd_create("fault_roundtrip", MFD_CLOEXEC);
-	char *p;
+	int fd;
+	char *p = map_holes("fault_roundtrip", len, &fd);
 	uint64_t ns;
 
-	if (fd < 0)
-		die("memfd_create");
-	if (ftruncate(fd, (off_t)len) < 0)
-		die("ftruncate");
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED)
-		die("mmap memfd MAP_PRIVATE");
 	ns = touch_pages(p, pages, write);
 	munmap(p, len);
 	close(fd);
@@ -92,18 +101,11 @@ static uint64_t isolated_fault(int write, unsigned int sleep_ms)
 	const size_t pages = 16;
 	size_t len = pages * page_size;
 	struct timespec nap = { sleep_ms / 1000, (long)(sleep_ms % 1000) * 1000000L };
-	int fd = memfd_create("fault_isolated", MFD_CLOEXEC);
-	volatile char *p;
+	int fd;
+	volatile char *p = map_holes("fault_isolated", len, &fd);
 	uint64_t start, ns;
 	char c;
 
-	if (fd < 0)
-		die("memfd_create");
-	if (ftruncate(fd, (off_t)len) < 0)
-		die("ftruncate");
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-	if (p == MAP_FAILED)
-		die("mmap memfd MAP_PRIVATE");
 	while (nanosleep(&nap, &nap) < 0 && errno == EINTR)
 		;
 	start = now_ns();

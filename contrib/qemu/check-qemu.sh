@@ -158,13 +158,17 @@ fi
 	bad "plain: the memfd holds $plain_kib KiB, less than the $FILL MiB the guest wrote"
 [ "$ucow_kib" -le $((plain_kib / 100)) ] ||
 	bad "ucow: the memfd holds $ucow_kib KiB: page cache for written guest RAM"
-diff=$((avoided_kib - plain_kib))
-[ $diff -lt 0 ] && diff=$((-diff))
-pct=$((diff * 1000 / (plain_kib ? plain_kib : 1)))
-say "page cache avoided vs plain st_blocks: $avoided_kib vs $plain_kib KiB," \
-	"off by $((pct / 10)).$((pct % 10))% (at most $TOLERANCE%)"
-[ "$pct" -le $((TOLERANCE * 10)) ] ||
-	bad "page cache avoided $avoided_kib KiB is not within $TOLERANCE% of $plain_kib KiB"
+# within WHAT KIB: WHAT (KIB KiB) is within TOLERANCE% of the plain run's st_blocks.
+within() {
+	diff=$(($2 - plain_kib))
+	[ $diff -lt 0 ] && diff=$((-diff))
+	pct=$((diff * 1000 / (plain_kib ? plain_kib : 1)))
+	say "$1 vs plain st_blocks: $2 vs $plain_kib KiB," \
+		"off by $((pct / 10)).$((pct % 10))% (at most $TOLERANCE%)"
+	[ "$pct" -le $((TOLERANCE * 10)) ] ||
+		bad "$1 $2 KiB is not within $TOLERANCE% of $plain_kib KiB"
+}
+within "page cache avoided" "$avoided_kib"
 
 if [ $STAT = yes ]; then
 	say "ucow stat on the running guest (exit status $(cat "$W/ucow.statrc" 2>/dev/null)):"
@@ -176,14 +180,7 @@ if [ $STAT = yes ]; then
 	# same point (both taken when the guest said it had written).
 	live=$(sed -n 's/.*"pagecache_pages_avoided":\([0-9]*\).*/\1/p' "$W/ucow.statjson" |
 		tail -n 1)
-	live_kib=$((${live:-0} * 4))
-	diff=$((live_kib - plain_kib))
-	[ $diff -lt 0 ] && diff=$((-diff))
-	pct=$((diff * 1000 / (plain_kib ? plain_kib : 1)))
-	say "live page cache avoided vs plain st_blocks: $live_kib vs $plain_kib KiB," \
-		"off by $((pct / 10)).$((pct % 10))% (at most $TOLERANCE%)"
-	[ "$pct" -le $((TOLERANCE * 10)) ] ||
-		bad "live page cache avoided $live_kib KiB is not within $TOLERANCE% of $plain_kib KiB"
+	within "live page cache avoided" $((${live:-0} * 4))
 else
 	say "note: this ucow has no 'ucow stat' (ucow stat --help fails): live figures not checked"
 fi
