@@ -15,8 +15,10 @@ srcdir=${1:?usage: check-qemu.sh SRCDIR BUILDDIR}
 builddir=${2:?usage: check-qemu.sh SRCDIR BUILDDIR}
 UCOW=$builddir/ucow
 WRAPPER=$srcdir/contrib/qemu/ucow-qemu
-MEM=${CHECK_QEMU_MEM:-512}		# guest RAM, MiB
-FILL=${CHECK_QEMU_FILL:-160}		# what the guest writes into its tmpfs, MiB
+MEM=${CHECK_QEMU_MEM:-1024}		# guest RAM, MiB
+FILL=${CHECK_QEMU_FILL:-640}		# what the guest writes into its tmpfs, MiB: most of its RAM,
+				# so that what its boot touches (tens of MiB, and not the
+				# same from boot to boot) stays well inside the tolerance
 TOLERANCE=5				# percent
 failures=0
 
