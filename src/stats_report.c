@@ -144,21 +144,31 @@ void stats_own(void)
  * The measuring lock, taken with the thread's signals blocked: a signal handler that calls
  * munmap or _exit on a thread that holds it would wait for itself.
  */
-static void measure_lock(struct sigguard *g)
+struct measure_guard {
+	struct sigguard sig;
+	bool guarded;
+};
+
+static void measure_lock(struct measure_guard *g)
 {
-	sigguard_enter(g);
+	/* A filter that kills on it leaves ucow unmanaged: no managed memory to measure, and
+	 * no signal mask to change. */
+	g->guarded = filter_allows(UCOW_SYS_RT_SIGPROCMASK);
+	if (g->guarded)
+		sigguard_enter(&g->sig);
 	pthread_mutex_lock(&stats_life.measuring);
 }
 
-static void measure_unlock(struct sigguard *g)
+static void measure_unlock(struct measure_guard *g)
 {
 	pthread_mutex_unlock(&stats_life.measuring);
-	sigguard_leave(g);
+	if (g->guarded)
+		sigguard_leave(&g->sig);
 }
 
 void stats_at_exit(void)
 {
-	struct sigguard g;
+	struct measure_guard g;
 
 	if (!ucow_enabled || (int)getpid() != atomic_load(&stats_life.owner) ||
 	    atomic_exchange(&stats_life.written, true))
@@ -211,7 +221,7 @@ static void account_locked(uintptr_t start, uintptr_t end)
 void stats_account(uintptr_t start, uintptr_t end)
 {
 	/* Always: `ucow stat` may ask any managed process, and no measure is taken twice. */
-	struct sigguard g;
+	struct measure_guard g;
 
 	if (!registry_may_overlap(&ucow_registry, start, end))
 		return;
