@@ -385,10 +385,15 @@ static void *handler_main(void *arg)
 			pace_served();
 		source_reap();
 		/* After the events read with it: the registry is the kernel's as of the ring. */
-		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
+		if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLERR | POLLNVAL))) {
+			live_doorbell_lost();
+			pfd[1].fd = -1;
+		} else if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN)) {
 			live_answer();
+		}
 		live_tick();
 	}
+	live_stop();
 	fdt_handler_exit();
 	handler.running = false;
 	return NULL;

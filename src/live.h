@@ -26,4 +26,9 @@ void live_tick(void);
 /* Fork child: the page it inherited is its parent's; its own handler maps another. */
 void live_fork_child(void);
 
+/* The handler stops: readers no longer find the page ready. */
+void live_stop(void);
+/* The doorbell failed (poll said POLLERR or POLLNVAL): no more live statistics. */
+void live_doorbell_lost(void);
+
 #endif

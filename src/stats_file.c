@@ -58,6 +58,26 @@ static int create_file(char *path, size_t size)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Writes the file's every byte (zeroes): false with errno if the file system has no room. */
+static bool reserve(int fd)
+{
+	static const char zeroes[UCOW_STATS_FILE_SIZE];
+
+	for (size_t done = 0; done < sizeof(zeroes);) {
+		ssize_t n = pwrite(fd, zeroes + done, sizeof(zeroes) - done, (off_t)done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return false;
+		}
+		done += (size_t)n;
+	}
+	return true;
+}
+
 /* Maps a new file at @at (MAP_FIXED over the parent's, in a fork child) or anywhere. */
 static void open_at(void *at)
 {
@@ -67,7 +87,9 @@ static void open_at(void *at)
 	int fd;
 
 	fd = create_file(path, sizeof(path));
-	if (fd < 0 || ftruncate(fd, UCOW_STATS_FILE_SIZE) < 0) {
+	/* Written whole now, its blocks reserved: a page of a full file system written through
+	 * the mapping later would be a SIGBUS in whichever thread wrote it. */
+	if (fd < 0 || !reserve(fd)) {
 		ucow_warn("stats", "cannot create a statistics file in UCOW_STATS=%s: %s",
 			  ucow_cfg.stats, strerror(fd < 0 ? -fd : errno));
 		if (fd >= 0) {

@@ -230,21 +230,16 @@ void stats_account(uintptr_t start, uintptr_t end)
 	measure_unlock(&g);
 }
 
-#define MEASURE_PATIENCE_NS 100000000ULL	/* 100 ms */
-
 int stats_format_live(char *buf, size_t size)
 {
 	static int live = 1;
-	uint64_t deadline = sys_now_ns() + MEASURE_PATIENCE_NS;
 	int n;
 
-	/* Bounded: the exiting thread measuring now may be stopped in a signal handler that
-	 * waits for this thread (law 9). */
-	while (pthread_mutex_trylock(&stats_life.measuring) != 0) {
-		if (sys_now_ns() > deadline)
-			return -EBUSY;
-		sched_yield();
-	}
+	/* Never waited for: the thread measuring now (munmap, exit) may be stopped in a signal
+	 * handler that waits for this thread (law 9), or be long at it; the caller asks again
+	 * later. */
+	if (pthread_mutex_trylock(&stats_life.measuring) != 0)
+		return -EBUSY;
 	if (registry_may_overlap(&ucow_registry, 0, UINTPTR_MAX))
 		registry_foreach(&ucow_registry, 0, UINTPTR_MAX, account_one, &live);
 	n = stats_format(buf, size);

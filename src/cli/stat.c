@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -127,6 +128,30 @@ static int read_remote(pid_t pid, uintptr_t addr, void *buf, size_t len)
 	return n < 0 ? -errno : -EIO;
 }
 
+/* Whether @tid is a thread of process @pid now. */
+static bool thread_of(pid_t pid, pid_t tid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)pid, (int)tid);
+	return stat(path, &st) == 0;
+}
+
+/* Whether @fd, in this process, is an eventfd. */
+static bool is_eventfd(int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = '\0';
+	return strcmp(link, "anon_inode:[eventfd]") == 0;
+}
+
 /* A copy of the handler's doorbell: 0, or -1 after saying why not. */
 static int connect_target(struct target *t)
 {
@@ -158,12 +183,26 @@ static int connect_target(struct target *t)
 		fail(t, "cannot reach its handler thread %d: %s", (int)h.tid, strerror(errno));
 		return -1;
 	}
+	/* The page is the target's to write: its thread id must be one of the target's own
+	 * threads (checked after the pidfd pins it), and the descriptor an eventfd, or this
+	 * would write into whatever some other process holds there. */
+	if (!thread_of(t->pid, h.tid)) {
+		close(pidfd);
+		fail(t, "its stats page names thread %d, which is not one of its own", (int)h.tid);
+		return -1;
+	}
 	t->bell = (int)syscall(SYS_pidfd_getfd, pidfd, h.eventfd, 0);
 	r = errno;
 	close(pidfd);
 	if (t->bell < 0) {
 		fail(t, "cannot take its stats doorbell: %s (ptrace access is needed: root, or "
 		     "the same user where ptrace rules allow)", strerror(r));
+		return -1;
+	}
+	if (!is_eventfd(t->bell)) {
+		close(t->bell);
+		t->bell = -1;
+		fail(t, "its stats page names descriptor %d, which is no eventfd", (int)h.eventfd);
 		return -1;
 	}
 	t->tid = h.tid;
