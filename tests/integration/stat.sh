@@ -7,14 +7,14 @@ require_lib
 require_uffd
 require_ucow_command
 
-# wait_file PATH: up to 30 s.
+# wait_file PATH: until PATH has something in it, up to 30 s.
 wait_file() {
 	i=0
-	while [ ! -e "$1" ] && [ $i -lt 300 ]; do
+	while [ ! -s "$1" ] && [ $i -lt 300 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	[ -e "$1" ] || { bad "$1 never appeared"; return 1; }
+	[ -s "$1" ] || { bad "$1 never appeared"; return 1; }
 }
 
 # saved TAG: shmem_holes.bytes_saved of the one object in $T/TAG.out, checked for its pid.
@@ -100,6 +100,19 @@ grep -q "^ucow: stat: $idle: sleep runs ucow but manages no memory" "$T/idle.err
 	bad "stat (nothing managed): $(cat "$T/idle.err")"
 run gone "$UCOW" stat 0x
 equal "stat (not a pid)" "exit status" "$(rc_of gone)" 125
+
+# A forged page (a process without ucow naming another process's thread, and a pipe of that
+# process as the doorbell): ucow stat writes nothing anywhere, says so, and exits 1.
+"$PROGS/stat-forged" 4 >"$T/forged.out" 2>&1 &
+wait_file "$T/forged.out"
+forged=$(head -n 1 "$T/forged.out")
+run forged "$UCOW" stat "$forged"
+equal "stat of a forged page" "exit status" "$(rc_of forged)" 1
+grep -q "^ucow: stat: $forged: its stats page names thread [0-9]*, which is not one of its own" \
+	"$T/forged.err" || bad "stat of a forged page: $(cat "$T/forged.err")"
+wait
+grep -q "^victim: 0 bytes" "$T/forged.out" ||
+	bad "stat of a forged page wrote into another process: $(tail -n 1 "$T/forged.out")"
 
 # The same unprivileged user may ask (ptrace rules); another may not.
 if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 ||
