@@ -21,5 +21,19 @@ grep -q "^ucow: stats: 1 process ended by a signal" "$T/fam.err" ||
 	bad "summary: the killed child is not said: $(sed -n 2p "$T/fam.err")"
 grep -q "^ucow: stats: page cache avoided: $mib MiB" "$T/fam.err" ||
 	bad "summary: $(grep avoided "$T/fam.err")"
+
+# A stats directory on a full file system: one line, and the program runs on, its exit status
+# untouched (the file's blocks are written when it is made, never later through the mapping).
+full=$T/full
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$full" && mount -t tmpfs -o size=64k tmpfs "$full" 2>/dev/null; then
+	mkdir "$full/d"
+	dd if=/dev/zero of="$full/fill" bs=4k count=64 2>/dev/null
+	run nospace env UCOW_STATS="$full/d/" LD_PRELOAD="$LIB" "$PROGS/shmem-hole" -s 1M -x 3
+	equal "full stats directory" "exit status" "$(rc_of nospace)" 3
+	equal "full stats directory" "ucow: lines" "$(grep -c '^ucow: stats: cannot create' "$T/nospace.err")" 1
+	umount "$full"
+else
+	say "note: no tmpfs mounted (not root): the full-directory case is not checked"
+fi
 [ "$(id -u)" -eq 0 ] || { [ "$failures" -eq 0 ] && skip "the privilege-drop child needs root"; }
 finish
