@@ -154,3 +154,11 @@ void stats_file_put(const char *json, size_t n, bool ended)
 		h->flags |= UCOW_STATS_FILE_ENDED;
 	atomic_flag_clear_explicit(&sfile.writing, memory_order_release);
 }
+
+void stats_file_unend(void)
+{
+	struct ucow_stats_file_header *h = sfile.h;
+
+	if (h)
+		h->flags &= ~UCOW_STATS_FILE_ENDED;
+}

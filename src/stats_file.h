@@ -17,5 +17,7 @@ void stats_file_fork_child(void);
 bool stats_file_active(void);
 /* Makes @json (@n bytes) the latest object; @ended: the image's exit writes it. */
 void stats_file_put(const char *json, size_t n, bool ended);
+/* The image did not end after all (an exec that failed). */
+void stats_file_unend(void);
 
 #endif

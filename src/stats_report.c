@@ -181,6 +181,32 @@ void stats_at_exit(void)
 	measure_unlock(&g);
 }
 
+/* Whether this process owns the counters (not a vfork child sharing its parent's memory). */
+static bool stats_owner(void)
+{
+	return ucow_enabled && (int)getpid() == atomic_load(&stats_life.owner);
+}
+
+void stats_before_exec(void)
+{
+	char json[STATS_LINE_MAX];
+	int n;
+
+	if (!stats_owner() || !stats_file_active())
+		return;
+	/* Measured as `ucow stat` measures (never twice at exit, should the exec fail), and
+	 * not waited for: a thread measuring now leaves the last refresh in place. */
+	n = stats_format_live(json, sizeof(json));
+	if (n > 0 && (size_t)n < sizeof(json))
+		stats_file_put(json, (size_t)n, true);
+}
+
+void stats_exec_failed(void)
+{
+	if (stats_owner())
+		stats_file_unend();
+}
+
 void stats_file_start(bool fork_child)
 {
 	char json[STATS_LINE_MAX];

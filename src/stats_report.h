@@ -33,4 +33,9 @@ void stats_account(uintptr_t start, uintptr_t end);
  */
 int stats_format_live(char *buf, size_t size);
 
+/* Before an exec (exec.c): the figures so far, written and marked ended in the stats file;
+ * after one that failed, the mark taken back. */
+void stats_before_exec(void);
+void stats_exec_failed(void);
+
 #endif

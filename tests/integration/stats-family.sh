@@ -1,7 +1,8 @@
 # stats-family.sh: `ucow run --stats` counts every process and sums its savings: a child that
 # ends with _exit, one killed by SIGKILL (its figures as of its last refresh), one that drops
 # its privileges to nobody before it exits (as root), and one that execs (both images, one
-# process). Each writes one 1 MiB hole-only memfd, the exec'd one two.
+# process). Each writes one 1 MiB hole-only memfd, the exec'd one two. An image that execs a
+# program without ucow; a stats directory on a full file system.
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
@@ -21,6 +22,17 @@ grep -q "^ucow: stats: 1 process ended by a signal" "$T/fam.err" ||
 	bad "summary: the killed child is not said: $(sed -n 2p "$T/fam.err")"
 grep -q "^ucow: stats: page cache avoided: $mib MiB" "$T/fam.err" ||
 	bad "summary: $(grep avoided "$T/fam.err")"
+
+# An image that execs a program without ucow (LD_PRELOAD taken out, as for a setuid program)
+# ended: its figures are counted, and it is not taken for one killed; after an exec that
+# failed, once.
+for how in "" fail; do
+	run out "$UCOW" run --stats -- "$PROGS/stats-family" exec-out $how
+	equal "exec out $how" "exit status" "$(rc_of out)" 0
+	grep -q "^ucow: stats: page cache avoided: 1.0 MiB" "$T/out.err" ||
+		bad "exec out $how: $(grep -e avoided -e 'no memory' "$T/out.err")"
+	! grep -q "ended by a signal" "$T/out.err" || bad "exec out $how: taken for killed"
+done
 
 # A stats directory on a full file system: one line, and the program runs on, its exit status
 # untouched (the file's blocks are written when it is made, never later through the mapping).

@@ -3,7 +3,9 @@
  * privileges to nobody (as root only) before it exits, one execs this program again, which
  * writes another. Knows nothing of ucow.
  *
- * usage: stats-family WAIT_MS      (how long the killed and the exec'd child live first) */
+ * usage: stats-family WAIT_MS      (how long the killed and the exec'd child live first)
+ *        stats-family exec-out [fail]    (write a memfd, then exec a program without ucow,
+ *                                         after an exec that fails) */
 #include <grp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +39,15 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "leaf") == 0)
 		return write_memfd('L');
+	/* Writes its memfd, then becomes a program that does not load ucow at all. */
+	if (argc > 1 && strcmp(argv[1], "exec-out") == 0) {
+		if (write_memfd('O'))
+			return 1;
+		if (argc > 2)	/* an exec that fails first: the image lives on */
+			execl("/nonexistent/ucow-test", "x", (char *)NULL);
+		execl("/usr/bin/env", "env", "-u", "LD_PRELOAD", "true", (char *)NULL);
+		return 2;
+	}
 	bad = write_memfd('P');
 
 	pid = fork();			/* 1: _exit */
