@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -93,74 +94,61 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	return failed();
 }
 
-/* The arguments of execl, execlp and execle after @arg, up to the NULL, counted. */
-static size_t count_args(va_list ap)
+/*
+ * execl, execlp and execle: the argument list after @arg, up to its NULL, made an argv (and,
+ * @with_env, the envp after the NULL taken), then run as execve or, @search, execvpe.
+ */
+static int run_list(const char *file, const char *arg, va_list ap, bool search, bool with_env)
 {
+	va_list count;
 	size_t n = 1;
 
-	while (va_arg(ap, char *))
+	va_copy(count, ap);
+	while (va_arg(count, char *))
 		n++;
-	return n;
+	va_end(count);
+	{
+		char *argv[n + 1];
+		char *const *envp = environ;
+
+		argv[0] = (char *)arg;
+		for (size_t i = 1; i <= n; i++)
+			argv[i] = va_arg(ap, char *);
+		if (with_env)
+			envp = va_arg(ap, char *const *);
+		return search ? run_execvpe(file, argv, envp) : run_execve(file, argv, envp);
+	}
 }
 
 EXPORT int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
-	size_t n;
+	int ret;
 
 	va_start(ap, arg);
-	n = count_args(ap);
+	ret = run_list(path, arg, ap, false, false);
 	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		argv[0] = (char *)arg;
-		va_start(ap, arg);
-		for (size_t i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		va_end(ap);
-		return run_execve(path, argv, environ);
-	}
+	return ret;
 }
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	va_list ap;
-	size_t n;
+	int ret;
 
 	va_start(ap, arg);
-	n = count_args(ap);
+	ret = run_list(file, arg, ap, true, false);
 	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		argv[0] = (char *)arg;
-		va_start(ap, arg);
-		for (size_t i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		va_end(ap);
-		return run_execvpe(file, argv, environ);
-	}
+	return ret;
 }
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
 	va_list ap;
-	char *const *envp;
-	size_t n;
+	int ret;
 
 	va_start(ap, arg);
-	n = count_args(ap);
+	ret = run_list(path, arg, ap, false, true);
 	va_end(ap);
-	{
-		char *argv[n + 1];
-
-		argv[0] = (char *)arg;
-		va_start(ap, arg);
-		for (size_t i = 1; i <= n; i++)
-			argv[i] = va_arg(ap, char *);
-		envp = va_arg(ap, char *const *);
-		va_end(ap);
-		return run_execve(path, argv, envp);
-	}
+	return ret;
 }

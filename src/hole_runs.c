@@ -12,11 +12,6 @@
 #include "source.h"
 #include "sys.h"
 
-static off_t offset_of(const struct ucow_region *r, uintptr_t addr)
-{
-	return (off_t)(r->offset + (addr - r->start));
-}
-
 static uintptr_t addr_of(const struct ucow_region *r, off_t off)
 {
 	return r->start + (uintptr_t)(off - (off_t)r->offset);
@@ -41,8 +36,8 @@ bool hole_walk_start(struct hole_walk *w, const struct ucow_region *r, uintptr_t
 	if (!file_end(r, &eof))
 		return false;
 	w->r = r;
-	w->pos = offset_of(r, start);
-	w->hi = offset_of(r, end);
+	w->pos = region_file_offset(r, start);
+	w->hi = region_file_offset(r, end);
 	if (w->hi > eof)
 		w->hi = eof;
 	w->batch = -1;
@@ -161,13 +156,13 @@ uintptr_t hole_at_or_after(const struct ucow_region *r, uintptr_t addr)
 
 	if (addr >= r->end || !file_end(r, &eof))
 		return addr;
-	hole = lseek(r->src->fd, offset_of(r, addr), SEEK_HOLE);
+	hole = lseek(r->src->fd, region_file_offset(r, addr), SEEK_HOLE);
 	if (hole < 0)
 		return addr;
 	hole = (off_t)UCOW_PAGE_UP(hole);
 	if (hole > eof)
 		hole = eof;
-	if (hole > offset_of(r, r->end))
+	if (hole > region_file_offset(r, r->end))
 		return r->end;
-	return hole < offset_of(r, addr) ? addr : addr_of(r, hole);
+	return hole < region_file_offset(r, addr) ? addr : addr_of(r, hole);
 }

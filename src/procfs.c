@@ -92,6 +92,21 @@ long procfs_stat_field(const char *path, int field)
 	return *p ? strtol(p, NULL, 10) : -1;
 }
 
+bool procfs_fd_is_anon(int fd, const char *kind)
+{
+	char path[64], link[64], want[64];
+	int len;
+	ssize_t n;
+
+	len = snprintf(want, sizeof(want), "anon_inode:[%s]", kind);
+	if (len < 0 || (size_t)len >= sizeof(want))
+		return false;
+	/* thread-self: the handler's own table is not the process's. */
+	snprintf(path, sizeof(path), "/proc/thread-self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	return n == len && memcmp(link, want, (size_t)len) == 0;
+}
+
 bool procfs_file_has(const char *path, const char *needle, size_t len)
 {
 	char buf[8192];

@@ -31,6 +31,10 @@ ssize_t procfs_read(const char *path, char *buf, size_t size);
  * /proc/self/task/TID/stat), or -1. */
 long procfs_stat_field(const char *path, int field);
 
+/* Whether descriptor @fd of the calling thread's table is an anonymous inode of @kind
+ * ("userfaultfd", "eventfd": its /proc link reads anon_inode:[@kind]). */
+bool procfs_fd_is_anon(int fd, const char *kind);
+
 /* Whether the file at @path (any process's /proc file) holds @needle, @len bytes that may
  * include NULs (an environ entry), shorter than 4 KiB. false when it cannot be read. */
 bool procfs_file_has(const char *path, const char *needle, size_t len);

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct ucow_policy;
 struct ucow_source;
@@ -60,6 +61,12 @@ void registry_init(struct ucow_registry *reg);
 void registry_destroy(struct ucow_registry *reg);
 
 /* Lock-free hint: false means no region intersects [start, end). */
+/* Where @addr of @r lies in its file. */
+static inline off_t region_file_offset(const struct ucow_region *r, uintptr_t addr)
+{
+	return (off_t)(r->offset + (addr - r->start));
+}
+
 static inline bool registry_may_overlap(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
 {
 	if (atomic_load_explicit(&reg->count, memory_order_acquire) == 0)

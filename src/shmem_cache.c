@@ -37,7 +37,7 @@ static int read_into_cache(int fd, off_t off)
  */
 int shmem_cache_fill(const struct ucow_region *r, uintptr_t addr)
 {
-	off_t off = (off_t)(r->offset + (addr - r->start));
+	off_t off = region_file_offset(r, addr);
 	int ret = -EBADF;
 
 	if (r->src->writable && filter_allows(UCOW_SYS_FALLOCATE) &&

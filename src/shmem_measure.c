@@ -11,6 +11,7 @@
 
 #include "compat.h"
 #include "fdtable.h"
+#include "hole_runs.h"
 #include "pagemap.h"
 #include "region.h"
 #include "shmem_measure.h"
@@ -160,7 +161,7 @@ void shmem_measure(const struct ucow_region *r, unsigned long filled_ahead,
 		n = (size_t)got;
 		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
 			uint64_t e = entries[i];
-			off_t off = (off_t)(r->offset + (addr - r->start));
+			off_t off = region_file_offset(r, addr);
 			bool anon = (e & (PM_PRESENT | PM_SWAPPED)) && !(e & PM_FILE) &&
 				    ((e & PM_EXCLUSIVE) || (e & PM_SWAPPED));
 			bool zero = (e & PM_PRESENT) && !(e & (PM_FILE | PM_EXCLUSIVE));
@@ -186,15 +187,6 @@ void shmem_measure(const struct ucow_region *r, unsigned long filled_ahead,
 	}
 }
 
-/* Whether [start, end) of @r holds data only (SEEK_HOLE on ucow's own description). */
-static bool only_data(const struct ucow_region *r, uintptr_t start, uintptr_t end)
-{
-	off_t off = (off_t)(r->offset + (start - r->start));
-
-	return r->src->private_pos &&
-	       lseek(r->src->fd, off, SEEK_HOLE) >= off + (off_t)(end - start);
-}
-
 /*
  * A read of a hole costs the kernel a page-cache page, and reads in a zero window never
  * reach ucow (nor does the kernel say which zero pages were read). A read fault counts its
@@ -211,9 +203,9 @@ unsigned long shmem_measure_read(const struct ucow_region *r, uintptr_t addr, ui
 	static uint64_t last_birth;
 	static bool last_whole;
 	unsigned long pages = 1;
-	bool up = addr >= last_end && (addr == last_end || only_data(r, last_end, addr));
+	bool up = addr >= last_end && (addr == last_end || hole_at_or_after(r, last_end) >= addr);
 	bool down = addr < last_start && (addr + UCOW_PAGE_SIZE == last_start ||
-					  only_data(r, addr + UCOW_PAGE_SIZE, last_start));
+					  hole_at_or_after(r, addr + UCOW_PAGE_SIZE) >= last_start);
 	bool stream = r->birth == last_birth && last_end > last_start && (up || down);
 
 	if (stream) {

@@ -140,6 +140,12 @@ void stats_own(void)
 	pthread_mutex_init(&stats_life.measuring, NULL);
 }
 
+/* Whether this process owns the counters (not a vfork child sharing its parent's memory). */
+static bool stats_owner(void)
+{
+	return ucow_enabled && (int)getpid() == atomic_load(&stats_life.owner);
+}
+
 /*
  * The measuring lock, taken with the thread's signals blocked: a signal handler that calls
  * munmap or _exit on a thread that holds it would wait for itself.
@@ -170,8 +176,7 @@ void stats_at_exit(void)
 {
 	struct measure_guard g;
 
-	if (!ucow_enabled || (int)getpid() != atomic_load(&stats_life.owner) ||
-	    atomic_exchange(&stats_life.written, true))
+	if (!stats_owner() || atomic_exchange(&stats_life.written, true))
 		return;
 	/* The last fault's counters are bumped after its thread was woken. */
 	handler_barrier();
@@ -179,12 +184,6 @@ void stats_at_exit(void)
 	account_locked(0, UINTPTR_MAX);
 	stats_write();
 	measure_unlock(&g);
-}
-
-/* Whether this process owns the counters (not a vfork child sharing its parent's memory). */
-static bool stats_owner(void)
-{
-	return ucow_enabled && (int)getpid() == atomic_load(&stats_life.owner);
 }
 
 void stats_before_exec(void)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "filter_probe.h"
+#include "procfs.h"
 #include "sys.h"
 #include "uffd.h"
 
@@ -281,11 +282,5 @@ int uffd_wake(int fd, uintptr_t start, size_t len)
 
 bool uffd_is_userfaultfd(int fd)
 {
-	static const char want[] = "anon_inode:[userfaultfd]";
-	char path[64], link[sizeof(want) + 8];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/thread-self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	return n == (ssize_t)sizeof(want) - 1 && memcmp(link, want, sizeof(want) - 1) == 0;
+	return procfs_fd_is_anon(fd, "userfaultfd");
 }

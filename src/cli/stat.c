@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "live_abi.h"
+#include "procfs.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -138,19 +139,6 @@ static bool thread_of(pid_t pid, pid_t tid)
 	return stat(path, &st) == 0;
 }
 
-/* Whether @fd, in this process, is an eventfd. */
-static bool is_eventfd(int fd)
-{
-	char path[64], link[64];
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return false;
-	link[n] = '\0';
-	return strcmp(link, "anon_inode:[eventfd]") == 0;
-}
 
 /* A copy of the handler's doorbell: 0, or -1 after saying why not. */
 static int connect_target(struct target *t)
@@ -199,7 +187,7 @@ static int connect_target(struct target *t)
 		     "the same user where ptrace rules allow)", strerror(r));
 		return -1;
 	}
-	if (!is_eventfd(t->bell)) {
+	if (!procfs_fd_is_anon(t->bell, "eventfd")) {
 		close(t->bell);
 		t->bell = -1;
 		fail(t, "its stats page names descriptor %d, which is no eventfd", (int)h.eventfd);
