@@ -118,6 +118,11 @@ long fill_zero(uintptr_t dst, size_t len)
 	return fill_range(dst, NULL, len, true);
 }
 
+long fill_zero_quiet(uintptr_t dst, size_t len)
+{
+	return fill_range(dst, NULL, len, false);
+}
+
 int fill_wake(uintptr_t dst, size_t len)
 {
 	int ret = wake_range(dst, len);

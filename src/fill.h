@@ -20,6 +20,8 @@ long fill_copy(uintptr_t dst, const void *src, size_t len);
  * filled by someone else): a policy filling a window in parts wakes once at the end. */
 long fill_copy_quiet(uintptr_t dst, const void *src, size_t len);
 long fill_zero(uintptr_t dst, size_t len);
+/* The same without waking the threads waiting there: call fill_wake() after. */
+long fill_zero_quiet(uintptr_t dst, size_t len);
 /* Wakes the threads waiting in [dst, dst+len); 0 (also when the range is gone) or -errno. */
 int fill_wake(uintptr_t dst, size_t len);
 /* Poisons one page (SIGBUS on access); handler thread only. -EOPNOTSUPP without

@@ -2,7 +2,9 @@
 # while other threads read it: a reader must never see a byte the kernel would not give
 # (the refpage's zero page before ucow registers the new mapping), nor wait for ever (a
 # reader going down gets windows below its fault, cut short by the remap: it must be woken
-# all the same). memfd and data are controls (their holes read zero either way).
+# all the same). memfd and data are controls (their holes read zero either way). Readers
+# going up through 8 MiB of memfd get windows mapped ahead of their faults, which the remap
+# cuts short too: no reader may wait for ever there either.
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
@@ -22,5 +24,10 @@ done
 for i in 1 2 3; do
 	versus "remap refpage, reader going down, run $i" "$PROGS/trust-remap" refpage -r 2000 -t 1 -d
 	[ "$(rc_of u)" = 0 ] || break
+done
+for kind in memfd data; do
+	versus "remap $kind, readers going up through 8 MiB" "$PROGS/trust-remap" $kind -r 1000 \
+		-t 2 -u -p 2048
+	hung u || require_managed "remap $kind going up" "$T/u.stats"
 done
 finish

@@ -3,9 +3,12 @@
  * be one the kernel gives for that file (trust-kinds.h): never a zero where the pattern or
  * the data belongs. Knows nothing of ucow (test program).
  *
- * usage: trust-remap KIND [-r ROUNDS] [-t READERS] [-d]    (KIND: memfd, data or refpage)
+ * usage: trust-remap KIND [-r ROUNDS] [-t READERS] [-d | -u] [-p PAGES]
+ *   KIND: memfd, data or refpage
  *   -d  the readers go through the pages in order, from the last one down (windows that lie
  *       below the faulting page), instead of at random
+ *   -u  the same going up, from the first page (windows mapped ahead of the readers)
+ *   -p  the mapping's size in pages (64)
  * Prints one line; exit 0, 1 on a wrong byte, 2 on a setup error. */
 #include <pthread.h>
 #include <stdbool.h>
@@ -14,28 +17,31 @@
 
 #include "trust-kinds.h"
 
-#define NPAGES 64
-#define SIZE (NPAGES * TK_PAGE)
+static size_t npages = 64;
+#define SIZE (npages * TK_PAGE)
 
 static int kind;
 static unsigned char *volatile map;
 static atomic_int stop;
 static atomic_ulong wrong, reads;
-static bool descending;
+static bool descending, ascending;
 
 static void *reader(void *arg)
 {
 	unsigned long seed = (unsigned long)(uintptr_t)arg * 2654435761UL + 1;
-	size_t next = NPAGES;
+	size_t next = npages;
 
 	while (!atomic_load(&stop)) {
 		size_t pg;
 		unsigned char b;
 
 		seed = seed * 6364136223846793005UL + 1442695040888963407UL;
-		pg = (seed >> 33) % NPAGES;
+		pg = (seed >> 33) % npages;
 		if (descending) {
-			next = next ? next - 1 : NPAGES - 1;
+			next = next ? next - 1 : npages - 1;
+			pg = next;
+		} else if (ascending) {
+			next = next + 1 < npages ? next + 1 : 0;
 			pg = next;
 		}
 		b = map[pg * TK_PAGE + (seed >> 20) % TK_PAGE];
@@ -54,9 +60,13 @@ int main(int argc, char **argv)
 	int rounds = 2000, nreaders = 1, fd, c;
 	pthread_t th[8];
 
-	while ((c = getopt(argc, argv, "r:t:d")) != -1) {
+	while ((c = getopt(argc, argv, "r:t:dup:")) != -1) {
 		if (c == 'd')
 			descending = true;
+		else if (c == 'u')
+			ascending = true;
+		else if (c == 'p' && atol(optarg) > 0)
+			npages = (size_t)atol(optarg);
 		else if (c == 'r')
 			rounds = atoi(optarg);
 		else if (c == 't')
