@@ -433,12 +433,12 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
  * (sequential reads, data every 4 pages: 0.25 -> 0.13 of the kernel's time, measured). That
  * window is woken once, whole: a reader woken run by run would catch up at every run. Its
  * first hole stays missing, so that the reader's fault there asks for the window after it
- * while it reads this one (without: every other window mapped while the reader waits). Its
- * hole pages are counted as read then, as the window of a fault is. Handler thread only.
+ * while it reads this one (without: every other window mapped while the reader waits), and
+ * its holes count as read only then, before the reader wakes. Handler thread only.
  */
-static struct window reading;		/* the last window mapped ahead of a reader, */
+static struct window reading;		/* the window mapped ahead of a reader, */
 static uint64_t reading_birth;		/* in which mapping, */
-static uint64_t reading_until;		/* and until when a fault in it is one it overtook */
+static unsigned long reading_holes;	/* and its holes mapped, until the reader comes */
 
 static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 		       const struct window *w)
@@ -447,6 +447,7 @@ static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
 	bool stream = r->birth == reading_birth &&
 		      (w->start == last.end || holds(reading.start, reading.end, f->addr));
+	struct window next = { w->end, r->end - w->end < win ? r->end : w->end + win };
 	uintptr_t s, e, trip = 0;
 	unsigned long holes = 0;
 	struct hole_walk walk;
@@ -455,41 +456,40 @@ static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 	reading_birth = r->birth;
 	last = *w;
 	reading = (struct window){ 0, 0 };
+	reading_holes = 0;
 	if (!stream || w->end - w->start != win || w->end >= r->end)
 		return;
-	reading = (struct window){ w->end, r->end - w->end < win ? r->end : w->end + win };
-	if (hole_walk_start(&walk, r, reading.start, reading.end))
+	if (hole_walk_start(&walk, r, next.start, next.end))
 		while (n >= 0 && hole_walk_next(&walk, &s, &e)) {
-			holes += (e - s) / UCOW_PAGE_SIZE;
-			/* The window's first hole is left missing: the reader faults there when it
-			 * comes into the window, and the one after it is mapped meanwhile. */
 			if (!trip) {
-				trip = s;
+				trip = s;	/* mapped at the reader's fault */
 				s += UCOW_PAGE_SIZE;
+				holes++;
 			}
 			n = s < e ? fill_zero_quiet(s, e - s) : 0;
-			if (n > 0)
+			if (n > 0) {
 				shmem_holes_count(SH_ZERO_MAPPED, (unsigned long)n / UCOW_PAGE_SIZE);
+				holes += (unsigned long)n / UCOW_PAGE_SIZE;
+			}
 		}
 	/* After a failure too: a thread waiting on a page left missing faults again. Not
 	 * one waiting on the first hole: it would only fault again there. */
 	if (!trip) {
-		fill_wake(reading.start, reading.end - reading.start);
+		fill_wake(next.start, next.end - next.start);
 	} else {
-		if (trip > reading.start)
-			fill_wake(reading.start, trip - reading.start);
-		if (trip + UCOW_PAGE_SIZE < reading.end)
-			fill_wake(trip + UCOW_PAGE_SIZE, reading.end - trip - UCOW_PAGE_SIZE);
+		if (trip > next.start)
+			fill_wake(next.start, trip - next.start);
+		if (trip + UCOW_PAGE_SIZE < next.end)
+			fill_wake(trip + UCOW_PAGE_SIZE, next.end - trip - UCOW_PAGE_SIZE);
 	}
-	shmem_holes_count(SH_READ_CREDIT, shmem_measure_read(r, reading.start, reading.start,
-							     reading.end, holes ? holes : 1));
-	last = reading;
-	reading_until = sys_now_ns() + FILL_OVERTAKEN_NS;
+	reading = next;
+	reading_holes = holes;
+	last = next;
 }
 
 /*
- * Zero mode, a read. A reader that caught up with the window being mapped ahead of it needs
- * its page alone (mapped since, or a hole again): the window was walked and counted.
+ * Zero mode, a read. The first fault in the window mapped ahead of a reader (its first hole,
+ * as a rule) counts that window as read, and needs its page alone.
  */
 static int read_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
@@ -497,10 +497,14 @@ static int read_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	int ret;
 
 	if (r->birth == reading_birth && holds(reading.start, reading.end, f->addr) &&
-	    sys_now_ns() < reading_until)
+	    reading_holes) {
+		shmem_holes_count(SH_READ_CREDIT, shmem_measure_read(r, reading.start, reading.start,
+								     reading.end, reading_holes));
+		reading_holes = 0;
 		ret = map_zero_range(f->addr, f->addr + UCOW_PAGE_SIZE);
-	else
+	} else {
 		ret = map_zero_around(r, f, &w);
+	}
 	if (ret == 0)
 		read_ahead(r, f, &w);
 	return ret;
