@@ -225,6 +225,8 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 	return map_zero_range(run.start, run.end);
 }
 
+#define STREAM_WAKE_RUN (8 * UCOW_PAGE_SIZE)	/* the longest run woken as it is filled */
+
 /*
  * Private zero pages over every run of holes in @w, the faulting page's included, and one
  * wake for all of them at the end; with @stream, a short run (data every few pages) also
@@ -238,8 +240,6 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
  * fill: sequential writes 0.42 -> 0.56 of the kernel's time, measured) and of which at most
  * the window it is in counts as written before it is. Returns 0 or -errno.
  */
-#define STREAM_WAKE_RUN (8 * UCOW_PAGE_SIZE)
-
 static int fill_private_runs(const struct ucow_region *r, const struct window *w, uintptr_t addr,
 			     bool mark, bool stream)
 {
@@ -448,7 +448,7 @@ static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
 	bool stream = r->birth == reading_birth &&
 		      (w->start == last.end || holds(reading.start, reading.end, f->addr));
-	struct window next = { w->end, r->end - w->end < win ? r->end : w->end + win };
+	struct window next;
 	uintptr_t s, e, trip = 0;
 	unsigned long holes = 0;
 	struct hole_walk walk;
@@ -460,6 +460,7 @@ static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 	reading_holes = 0;
 	if (!stream || w->end - w->start != win || w->end >= r->end)
 		return;
+	next = (struct window){ w->end, r->end - w->end < win ? r->end : w->end + win };
 	if (hole_walk_start(&walk, r, next.start, next.end))
 		while (n >= 0 && hole_walk_next(&walk, &s, &e)) {
 			if (!trip) {
