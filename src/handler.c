@@ -233,6 +233,7 @@ static void resolve(const struct uffd_msg *msg)
 		}
 		if (ret != -EAGAIN)
 			break;
+		f.flags |= UCOW_FAULT_AGAIN;
 		ucow_stat_add(UCOW_ST_EAGAIN, 1);
 		if (read_messages() <= 0)
 			sched_yield();

@@ -187,8 +187,9 @@ int pattern_fault(const struct ucow_region *r, const struct ucow_fault *f)
 
 	if (!p)
 		return -EINVAL;
-	w = window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
-	if (w.end - w.start == UCOW_PAGE_SIZE)
+	w = window_next(f->addr, r->start, r->end,
+			(f->flags & UCOW_FAULT_AGAIN) ? 0 : ucow_cfg.fault_around);
+	if (w.end - w.start == UCOW_PAGE_SIZE && !(f->flags & UCOW_FAULT_AGAIN))
 		return pattern_fill_strided(r, f, p, pages_filled);
 	if (p->zero && !(f->flags & UCOW_FAULT_WRITE))
 		filled = fill_zero(w.start, w.end - w.start);

@@ -11,6 +11,9 @@
 #include "stats.h"
 
 #define UCOW_FAULT_WRITE 0x1u
+/* Asked again after EAGAIN: a window would be undone by the next change as often as not (a
+ * thread discarding it in a loop), so the page alone, which makes progress. */
+#define UCOW_FAULT_AGAIN 0x2u
 
 struct ucow_fault {
 	uintptr_t addr;		/* page aligned */

@@ -170,7 +170,9 @@ static uint64_t zero_window(const struct ucow_region *r)
 /*
  * The zero page over every run of holes in the window around the fault but the run that
  * holds the faulting page, which is left in *@fault_run (the page alone if none does).
- * *@holes counts the hole pages of the window. Returns 0 or -errno; *@w is the window.
+ * *@holes counts the hole pages of the window: 0 if the walk found none missing, not even
+ * the faulting page (another thread's fault mapped it since). Returns 0 or -errno; *@w is
+ * the window.
  */
 static int map_zero_but_fault(const struct ucow_region *r, const struct ucow_fault *f,
 			      struct window *w, struct window *fault_run, unsigned long *holes)
@@ -179,12 +181,13 @@ static int map_zero_but_fault(const struct ucow_region *r, const struct ucow_fau
 	uintptr_t s, e;
 	int ret = 0;
 
-	*w = aligned_window(r, f->addr, zero_window(r));
+	*w = aligned_window(r, f->addr, (f->flags & UCOW_FAULT_AGAIN) ? 0 : zero_window(r));
 	*fault_run = (struct window){ f->addr, f->addr + UCOW_PAGE_SIZE };
 	/* A page alone needs no walk: a missing fault there is a hole. */
-	if (w->end - w->start == UCOW_PAGE_SIZE || !hole_walk_start(&walk, r, w->start, w->end))
+	if (w->end - w->start == UCOW_PAGE_SIZE || !hole_walk_start(&walk, r, w->start, w->end)) {
 		*w = *fault_run;
-	else
+		*holes = 1;
+	} else
 		while (ret == 0 && hole_walk_next(&walk, &s, &e)) {
 			if (holds(s, e, f->addr))
 				*fault_run = (struct window){ s, e };
@@ -206,11 +209,14 @@ static int map_zero_but_fault(const struct ucow_region *r, const struct ucow_fau
  * window.
  */
 static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f,
-			   struct window *w)
+			   struct window *w, unsigned long *found)
 {
 	struct window run;
 	unsigned long holes = 0;
 	int ret = map_zero_but_fault(r, f, w, &run, &holes);
+
+	if (found)
+		*found = holes;
 
 	if (ret < 0)
 		return ret;
@@ -220,8 +226,10 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 			ret = map_zero_range(f->addr + UCOW_PAGE_SIZE, run.end);
 		return ret < 0 ? ret : fill_private(f->addr);
 	}
-	shmem_holes_count(SH_READ_CREDIT,
-			  shmem_measure_read(r, f->addr, w->start, w->end, holes ? holes : 1));
+	/* None missing: a second reader of a window already counted for the first. */
+	if (holes)
+		shmem_holes_count(SH_READ_CREDIT,
+				  shmem_measure_read(r, f->addr, w->start, w->end, holes));
 	return map_zero_range(run.start, run.end);
 }
 
@@ -406,7 +414,7 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	 * Write mode fills one page per write: a page filled ahead would hide what another
 	 * process writes into the file there later, and write mode differs only in memory.
 	 */
-	if (!mode_is(r, UCOW_SHMEM_ZERO))
+	if (!mode_is(r, UCOW_SHMEM_ZERO) || (f->flags & UCOW_FAULT_AGAIN))
 		return fill_private(f->addr);
 	if ((r->data & SH_HUGE))
 		return fill_window_private(r, f);
@@ -421,7 +429,7 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	/* The measured density stands in for the stream's usual run of confirming faults. */
 	if (heading && win > UCOW_PAGE_SIZE && fill_ahead_earned(r, f->addr, heading))
 		return fill_ahead(r, f->addr, heading);
-	ret = map_zero_around(r, f, &w);
+	ret = map_zero_around(r, f, &w, NULL);
 	if (ret < 0 || win <= UCOW_PAGE_SIZE)
 		return ret;
 	/* A sequential writer's next fault comes at the first hole past the zero window, or
@@ -498,6 +506,7 @@ static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 static int read_fault(const struct ucow_region *r, const struct ucow_fault *f)
 {
 	struct window w = reading;
+	unsigned long found = 1;
 	int ret;
 
 	if (r->birth == reading_birth && holds(reading.start, reading.end, f->addr) &&
@@ -507,9 +516,10 @@ static int read_fault(const struct ucow_region *r, const struct ucow_fault *f)
 		reading_holes = 0;
 		ret = map_zero_range(f->addr, f->addr + UCOW_PAGE_SIZE);
 	} else {
-		ret = map_zero_around(r, f, &w);
+		ret = map_zero_around(r, f, &w, &found);
 	}
-	if (ret == 0)
+	/* Nothing was missing: another reader's fault, already served, counted and followed. */
+	if (ret == 0 && found)
 		read_ahead(r, f, &w);
 	return ret;
 }

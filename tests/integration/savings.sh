@@ -2,7 +2,8 @@
 # holds: tests/programs/savings writes or reads a MAP_PRIVATE memfd or /dev/shm file, with
 # data pages among holes, and prints its st_blocks at the peak; the figure must agree
 # within 5%, and the managed run's file must not grow. A reader that stops at a window's end
-# (read-half) is not counted for the window mapped ahead of it.
+# (read-half) is not counted for the window mapped ahead of it; two readers going up together
+# (read-2) are counted once.
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
@@ -11,7 +12,7 @@ TOLERANCE=5	# percent
 cases=0
 for kind in memfd shm; do
 	for layout in "" "-d 5" "-H" "-H -d 9"; do
-		for pattern in seq-write rand-write read read-half sparse-write read-write; do
+		for pattern in seq-write rand-write read read-half read-2 sparse-write read-write; do
 			c="$kind $layout $pattern"
 			args="-k $kind $layout $pattern"
 			run k-sav "$PROGS/savings" $args

@@ -4,7 +4,9 @@
 # reader going down gets windows below its fault, cut short by the remap: it must be woken
 # all the same). memfd and data are controls (their holes read zero either way). Readers
 # going up through 8 MiB of memfd get windows mapped ahead of their faults, which the remap
-# cuts short too: no reader may wait for ever there either.
+# cuts short too: no reader may wait for ever there either. Nor one going up while another
+# thread discards the mapping 2 MiB at a time in a loop (a window mapped around each fault was
+# undone before the faulting page's turn came, again and again: it waited for ever).
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
 require_uffd
@@ -29,5 +31,10 @@ for kind in memfd data; do
 	versus "remap $kind, readers going up through 8 MiB" "$PROGS/trust-remap" $kind -r 1000 \
 		-t 2 -u -p 2048
 	hung u || require_managed "remap $kind going up" "$T/u.stats"
+done
+for kind in memfd data; do
+	versus "discard $kind, a reader going up" "$PROGS/trust-remap" $kind -r 20000 -t 1 -u \
+		-p 5000 -D
+	hung u || require_managed "discard $kind" "$T/u.stats"
 done
 finish

@@ -6,8 +6,10 @@
  *   -H        MADV_HUGEPAGE on the mapping, as QEMU advises guest RAM
  *   PATTERN   seq-write | rand-write | read | sparse-write (every 7th page) |
  *             read-write (read all, then write every other page) | remap (write the first
- *             half, unmap, map again, write all) | read-half (read the first half, up)
+ *             half, unmap, map again, write all) | read-half (read the first half, up) |
+ *             read-2 (two threads each read all, up)
  * Prints "mem: blocks_before=N blocks_peak=N pages=N" (st_blocks in pages of the file). */
+#include <pthread.h>
 #include <stdint.h>
 
 #include "shmem-file.h"
@@ -37,6 +39,16 @@ static volatile char *map_file(int fd, size_t size, bool huge)
 	if (huge && madvise(p, size, MADV_HUGEPAGE) < 0)
 		perror("savings: madvise MADV_HUGEPAGE");
 	return p;
+}
+
+static volatile char *reading_map;
+static size_t reading_pages;
+
+static void *read_all(void *sum)
+{
+	for (size_t i = 0; i < reading_pages; i++)
+		*(unsigned long *)sum += (unsigned char)reading_map[i * page];
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -93,6 +105,17 @@ int main(int argc, char **argv)
 	} else if (strcmp(pattern, "read-half") == 0) {
 		for (size_t i = 0; i < pages / 2; i++)
 			sum += (unsigned char)map[i * page];
+	} else if (strcmp(pattern, "read-2") == 0) {
+		unsigned long other = 0;
+		pthread_t t;
+
+		reading_map = map;
+		reading_pages = pages;
+		if (pthread_create(&t, NULL, read_all, &other) != 0)
+			return 1;
+		read_all(&sum);
+		pthread_join(t, NULL);
+		sum += other;
 	} else if (strcmp(pattern, "sparse-write") == 0) {
 		for (size_t i = 0; i < pages; i += 7)
 			map[i * page] = 1;

@@ -3,12 +3,14 @@
  * be one the kernel gives for that file (trust-kinds.h): never a zero where the pattern or
  * the data belongs. Knows nothing of ucow (test program).
  *
- * usage: trust-remap KIND [-r ROUNDS] [-t READERS] [-d | -u] [-p PAGES]
+ * usage: trust-remap KIND [-r ROUNDS] [-t READERS] [-d | -u] [-p PAGES] [-D]
  *   KIND: memfd, data or refpage
  *   -d  the readers go through the pages in order, from the last one down (windows that lie
  *       below the faulting page), instead of at random
  *   -u  the same going up, from the first page (windows mapped ahead of the readers)
  *   -p  the mapping's size in pages (64)
+ *   -D  instead of remapping, discard (MADV_DONTNEED) 2 MiB at a time, round and round,
+ *       until the readers have read ROUNDS pages between them (each must make progress)
  * Prints one line; exit 0, 1 on a wrong byte, 2 on a setup error. */
 #include <pthread.h>
 #include <stdbool.h>
@@ -19,12 +21,13 @@
 
 static size_t npages = 64;
 #define SIZE (npages * TK_PAGE)
+#define DISCARD (2UL << 20)
 
 static int kind;
 static unsigned char *volatile map;
 static atomic_int stop;
 static atomic_ulong wrong, reads;
-static bool descending, ascending;
+static bool descending, ascending, discard;
 
 static void *reader(void *arg)
 {
@@ -60,9 +63,11 @@ int main(int argc, char **argv)
 	int rounds = 2000, nreaders = 1, fd, c;
 	pthread_t th[8];
 
-	while ((c = getopt(argc, argv, "r:t:dup:")) != -1) {
+	while ((c = getopt(argc, argv, "r:t:dup:D")) != -1) {
 		if (c == 'd')
 			descending = true;
+		else if (c == 'D')
+			discard = true;
 		else if (c == 'u')
 			ascending = true;
 		else if (c == 'p' && atol(optarg) > 0)
@@ -90,7 +95,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nreaders; i++)
 		if (pthread_create(&th[i], NULL, reader, (void *)(uintptr_t)(i + 1)) != 0)
 			return 2;
-	for (int r = 0; r < rounds; r++) {
+	for (size_t off = 0; discard && atomic_load(&reads) < (unsigned long)rounds;
+	     off = off + DISCARD < SIZE ? off + DISCARD : 0)
+		madvise((char *)map + off, SIZE - off < DISCARD ? SIZE - off : DISCARD, MADV_DONTNEED);
+	for (int r = 0; !discard && r < rounds; r++) {
 		if (tk_map_at(kind, fd, SIZE, map, 1) != map) {
 			perror("trust-remap: mmap MAP_FIXED");
 			atomic_store(&stop, 1);
@@ -103,7 +111,8 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	for (int i = 0; i < nreaders; i++)
 		pthread_join(th[i], NULL);
-	printf("remap %s: %d rounds, %d readers, %s\n", tk_names[kind], rounds, nreaders,
+	printf("%s %s: %d rounds, %d readers, %s\n", discard ? "discard" : "remap", tk_names[kind],
+	       rounds, nreaders,
 	       atomic_load(&wrong) ? "wrong bytes" : "0 wrong bytes");
 	return atomic_load(&wrong) ? 1 : 0;
 }
