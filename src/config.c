@@ -35,6 +35,8 @@ const struct ucow_knob ucow_knobs[] = {
 	     "trap raw io_uring_register calls with a seccomp filter"),
 	KNOB("UCOW_USER_MODE_ONLY", UCOW_KNOB_BOOL, user_mode_only, NULL, "off",
 	     "manage with a user-mode-only userfaultfd (syscalls on missing pages fail with EFAULT)"),
+	KNOB("UCOW_IDLE_POLL", UCOW_KNOB_BOOL, idle_poll, NULL, "off",
+	     "idle CPUs poll, not halt, while faults are served (root; costs the machine's CPU time)"),
 	KNOB("UCOW_STATS", UCOW_KNOB_STRING, stats, NULL, "",
 	     "write a JSON summary at exit to PATH, to stderr, or to a file per process in DIR/"),
 	KNOB("UCOW_LOG", UCOW_KNOB_ENUM, log_level, log_levels, "warn",

@@ -24,6 +24,7 @@ struct ucow_config {
 	bool pins;
 	bool seccomp;
 	bool user_mode_only;
+	bool idle_poll;
 	char stats[UCOW_STATS_PATH_MAX];	/* "" = off, "stderr", or a path */
 	int log_level;			/* enum ucow_log_level */
 };

@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "fill.h"
 #include "handler.h"
+#include "idle_poll.h"
 #include "live.h"
 #include "log.h"
 #include "pace.h"
@@ -212,6 +213,7 @@ static void resolve(const struct uffd_msg *msg)
 	int ret;
 
 	ucow_stat_add(UCOW_ST_FAULTS, 1);
+	idle_poll_hold();
 	placement_fault((pid_t)msg->arg.pagefault.feat.ptid);
 	for (;;) {
 		known = lookup_recorded(f.addr, &r);
@@ -296,6 +298,7 @@ static int wait_messages(struct pollfd *pfd, nfds_t n, bool served)
 		if (ret != 0)
 			return ret;
 	}
+	idle_poll_release();
 	do {
 		/* A file the program let go of is closed soon, not at the next fault: its
 		 * pages (a deleted memfd's) are freed only then. Soon, not at once: a program
@@ -364,6 +367,7 @@ static void *handler_main(void *arg)
 		return NULL;
 	}
 	placement_init();
+	idle_poll_start();
 	pfd[1].fd = live_start();
 	for (;;) {
 		enter_idle();
@@ -395,6 +399,7 @@ static void *handler_main(void *arg)
 		live_tick();
 	}
 	live_stop();
+	idle_poll_stop();
 	fdt_handler_exit();
 	handler.running = false;
 	return NULL;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,40 @@ static void show_seccomp(void)
 	       actions[0] && !strstr(actions, "trap") ? ", which needs the trap action" : "");
 }
 
+/*
+ * What UCOW_IDLE_POLL would change here: how idle CPUs wait (a cpuidle governor that polls a
+ * while before halting makes it moot) and whether this user may make the request.
+ */
+static void show_idle_cpus(bool asked)
+{
+	char driver[64], poll_ns[32], latency[16];
+	int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+	int32_t held = -1;
+
+	read_line("/sys/devices/system/cpu/cpuidle/current_driver", driver, sizeof(driver));
+	read_line("/sys/module/haltpoll/parameters/guest_halt_poll_ns", poll_ns, sizeof(poll_ns));
+	printf("Idle CPUs: cpuidle driver %s", driver[0] ? driver : "none (the architecture's halt)");
+	if (poll_ns[0])
+		printf(", guest halt polling %s", strcmp(poll_ns, "0") ? "on" : "off");
+	latency[0] = '\0';
+	{
+		int rfd = open("/dev/cpu_dma_latency", O_RDONLY | O_CLOEXEC);
+
+		if (rfd >= 0 && read(rfd, &held, sizeof(held)) == (ssize_t)sizeof(held))
+			snprintf(latency, sizeof(latency), held == 2000000000 ? "none" : "%d us",
+				 (int)held);
+		if (rfd >= 0)
+			close(rfd);
+	}
+	printf("; CPU latency request now: %s\n", latency[0] ? latency : "unknown");
+	printf("  UCOW_IDLE_POLL=on (%s): %s\n", asked ? "set" : "not set",
+	       fd >= 0 ? "this user may make the request" :
+	       errno == ENOENT ? "no /dev/cpu_dma_latency in this kernel" :
+	       "this user may not make the request (/dev/cpu_dma_latency is root's)");
+	if (fd >= 0)
+		close(fd);
+}
+
 static const char *env_get(const char *name)
 {
 	return getenv(name);
@@ -189,6 +224,7 @@ int ucow_cmd_features(int argc, char **argv)
 		       missing);
 	putchar('\n');
 	show_seccomp();
+	show_idle_cpus(config_ok && cfg.idle_poll);
 
 	if (ucow_find_library(lib, sizeof(lib)) == 0)
 		printf("Library: %s\n", lib);

@@ -31,6 +31,7 @@ static const char run_usage[] =
 	"  --shmem-holes=MODE   MAP_PRIVATE tmpfs/memfd holes: zero (default), write or off\n"
 	"  --lazy-memset[=on|off]  defer large memsets of untouched memory (default off)\n"
 	"  --fault-around=SIZE  largest window filled on one fault, e.g. 64K or 2M; 0 = one page\n"
+	"  --idle-poll[=on|off] idle CPUs poll, not halt, while faults are served (root)\n"
 	"  --stats              print a summary of what ucow did when COMMAND exits\n"
 	"  --stats=PATH         append one JSON line per process to PATH (or stderr)\n"
 	"  --log=LEVEL          ucow's diagnostics: error, warn (default), info or debug\n"
@@ -51,6 +52,7 @@ static const struct run_option run_options[] = {
 	{ "shmem-holes", "UCOW_SHMEM_HOLES", false, NULL },
 	{ "lazy-memset", "UCOW_LAZY_MEMSET", true, "on" },
 	{ "fault-around", "UCOW_FAULT_AROUND", false, NULL },
+	{ "idle-poll", "UCOW_IDLE_POLL", true, "on" },
 	{ "stats", "UCOW_STATS", true, NULL },	/* alone: summarise */
 	{ "log", "UCOW_LOG", false, NULL },
 	{ NULL, NULL, false, NULL },

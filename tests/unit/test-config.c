@@ -170,7 +170,7 @@ static void test_table(void)
 	static const char *const design_knobs[] = {
 		"UCOW_DISABLE", "UCOW_SHMEM_HOLES", "UCOW_LAZY_MEMSET", "UCOW_LAZY_MEMSET_MIN",
 		"UCOW_FAULT_AROUND", "UCOW_PINS", "UCOW_SECCOMP", "UCOW_USER_MODE_ONLY",
-		"UCOW_STATS", "UCOW_LOG", NULL,
+		"UCOW_IDLE_POLL", "UCOW_STATS", "UCOW_LOG", NULL,
 	};
 	int n = 0;
 
@@ -220,6 +220,7 @@ static void test_defaults(void)
 	CU_ASSERT_TRUE(cfg.pins);
 	CU_ASSERT_FALSE(cfg.seccomp);
 	CU_ASSERT_FALSE(cfg.user_mode_only);
+	CU_ASSERT_FALSE(cfg.idle_poll);
 	CU_ASSERT_STRING_EQUAL(cfg.stats, "");
 	CU_ASSERT_EQUAL(cfg.log_level, UCOW_LOG_WARN);
 }
@@ -277,8 +278,8 @@ static void test_parse_all_set(void)
 	static const char *const env[] = {
 		"UCOW_DISABLE=yes", "UCOW_SHMEM_HOLES=write", "UCOW_LAZY_MEMSET=on",
 		"UCOW_LAZY_MEMSET_MIN=64K", "UCOW_FAULT_AROUND=0", "UCOW_PINS=off",
-		"UCOW_SECCOMP=1", "UCOW_USER_MODE_ONLY=true", "UCOW_STATS=/tmp/ucow-stats.json",
-		"UCOW_LOG=debug", NULL,
+		"UCOW_SECCOMP=1", "UCOW_USER_MODE_ONLY=true", "UCOW_IDLE_POLL=on",
+		"UCOW_STATS=/tmp/ucow-stats.json", "UCOW_LOG=debug", NULL,
 	};
 	struct ucow_config cfg;
 	char err[256];
@@ -292,6 +293,7 @@ static void test_parse_all_set(void)
 	CU_ASSERT_FALSE(cfg.pins);
 	CU_ASSERT_TRUE(cfg.seccomp);
 	CU_ASSERT_TRUE(cfg.user_mode_only);
+	CU_ASSERT_TRUE(cfg.idle_poll);
 	CU_ASSERT_STRING_EQUAL(cfg.stats, "/tmp/ucow-stats.json");
 	CU_ASSERT_EQUAL(cfg.log_level, UCOW_LOG_DEBUG);
 
@@ -347,7 +349,8 @@ static void expect_refused(const char *knob, const char *value, const char *acce
 static void test_parse_bad_values(void)
 {
 	static const char *const bool_knobs[] = { "UCOW_DISABLE", "UCOW_LAZY_MEMSET", "UCOW_PINS",
-						  "UCOW_SECCOMP", "UCOW_USER_MODE_ONLY", NULL };
+						  "UCOW_SECCOMP", "UCOW_USER_MODE_ONLY",
+						  "UCOW_IDLE_POLL", NULL };
 	static const char *const size_knobs[] = { "UCOW_LAZY_MEMSET_MIN", "UCOW_FAULT_AROUND",
 						  NULL };
 
