@@ -213,7 +213,6 @@ static void resolve(const struct uffd_msg *msg)
 	int ret;
 
 	ucow_stat_add(UCOW_ST_FAULTS, 1);
-	idle_poll_hold();
 	placement_fault((pid_t)msg->arg.pagefault.feat.ptid);
 	for (;;) {
 		known = lookup_recorded(f.addr, &r);
@@ -240,6 +239,10 @@ static void resolve(const struct uffd_msg *msg)
 		if (read_messages() <= 0)
 			sched_yield();
 	}
+	/* After the answer: the request, made while the thread's CPU wakes for it, would only
+	 * add to this fault's wait (isolated faults: 15-20 us more, measured); the next ones of
+	 * the burst find the CPUs polling. */
+	idle_poll_hold();
 	if (ret == 0)
 		return;
 	if (ret == -ESRCH) {	/* the address space is gone: the process is exiting */

@@ -6,7 +6,7 @@
 /* At handler start, with its own descriptor table: opens the CPU latency request if asked
  * for (UCOW_IDLE_POLL=on); says once, on one line, why not if it cannot. */
 void idle_poll_start(void);
-/* A fault is being served: idle CPUs poll from now on (cheap when they already do). */
+/* A fault was answered: idle CPUs poll from now on (cheap when they already do). */
 void idle_poll_hold(void);
 /* The handler is about to sleep: idle CPUs may halt again. */
 void idle_poll_release(void);
