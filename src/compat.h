@@ -64,6 +64,10 @@ struct pm_scan_arg {
 #define PAGE_IS_SWAPPED (1 << 4)
 #define PAGE_IS_PFNZERO (1 << 5)
 #endif
+/* Guard regions (MADV_GUARD_INSTALL, 6.13; PAGEMAP_SCAN reports them from 6.15). */
+#ifndef PAGE_IS_GUARD
+#define PAGE_IS_GUARD (1 << 8)
+#endif
 
 /* PROCMAP_QUERY (6.11): the VMA at an address, by an ioctl on /proc/self/maps. */
 #ifndef PROCMAP_QUERY

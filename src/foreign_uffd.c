@@ -2,6 +2,7 @@
  * manages with a userfaultfd of its own (QEMU's postcopy), ucow steps aside first. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "foreign_uffd.h"
 #include "materialise.h"
 #include "filter_probe.h"
 #include "interpose.h"
@@ -39,15 +41,36 @@ static bool read_register_range(const void *arg, uintptr_t *start, uintptr_t *en
 	return true;
 }
 
+/* The hull of what the program registered with its own userfaultfds: it only grows. */
+static _Atomic uintptr_t program_lo = UINTPTR_MAX, program_hi;
+
+static void note_program_range(uintptr_t start, uintptr_t end)
+{
+	uintptr_t v = atomic_load(&program_lo);
+
+	while (start < v && !atomic_compare_exchange_weak(&program_lo, &v, start))
+		;
+	v = atomic_load(&program_hi);
+	while (end > v && !atomic_compare_exchange_weak(&program_hi, &v, end))
+		;
+}
+
+bool foreign_uffd_may_overlap(uintptr_t start, uintptr_t end)
+{
+	return start < atomic_load(&program_hi) && end > atomic_load(&program_lo);
+}
+
 static void step_aside_for(const void *arg)
 {
 	uintptr_t start, end;
 	int saved_errno = errno;
 
-	if (!arg || registry_count(&ucow_registry) == 0)
+	if (!arg || !read_register_range(arg, &start, &end)) {
+		errno = saved_errno;
 		return;
-	if (read_register_range(arg, &start, &end) &&
-	    registry_may_overlap(&ucow_registry, start, end))
+	}
+	note_program_range(start, end);
+	if (registry_count(&ucow_registry) != 0 && registry_may_overlap(&ucow_registry, start, end))
 		engine_step_aside(start, end);
 	errno = saved_errno;
 }

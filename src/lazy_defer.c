@@ -17,6 +17,7 @@
 
 #include "compat.h"
 #include "engine.h"
+#include "foreign_uffd.h"
 #include "handler.h"
 #include "lazy_defer.h"
 #include "own_code.h"
@@ -46,8 +47,6 @@ static struct {
 
 /* Some VMA may carry a flag only smaps shows (MADV_HUGEPAGE, DONTFORK, WIPEONFORK): read it. */
 static atomic_bool vma_advice_seen;
-/* PAGEMAP_SCAN: 0 untried or works, -1 missing (/proc/self/pagemap is read instead). */
-static atomic_int pagemap_scan_missing;
 /* One lazy memset at a time changes the registry. */
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
 /* This thread is inside a lazy memset: a signal handler's memset is written for real. */
@@ -177,69 +176,7 @@ static size_t thp_block(const struct lazy_vma *l)
 	return 0;
 }
 
-/* PAGEMAP_SCAN walks only the page tables that exist; /proc/self/pagemap is the fallback. */
-int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
-		      void (*fn)(uintptr_t s, uintptr_t e, void *arg), void *arg)
-{
-	struct page_region vec[64];
-	uint64_t entries[PM_BATCH];
-	uintptr_t run = 0;
 
-	if (atomic_load_explicit(&pagemap_scan_missing, memory_order_relaxed) == 0) {
-		struct pm_scan_arg a = {
-			.size = sizeof(a),
-			.start = start,
-			.end = end,
-			.vec = (uintptr_t)vec,
-			.vec_len = sizeof(vec) / sizeof(vec[0]),
-			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		};
-
-		while (a.start < end) {
-			long n = ioctl(pm, PAGEMAP_SCAN, &a);
-
-			if (n < 0 && a.start != start)
-				return -errno;
-			if (n < 0)
-				break;
-			for (long i = 0; i < n; i++)
-				fn(vec[i].start, vec[i].end, arg);
-			if (a.walk_end <= a.start)
-				return -EIO;
-			a.start = a.walk_end;
-		}
-		if (a.start >= end)
-			return 0;
-		if (errno != ENOTTY && errno != EINVAL)
-			return -errno;
-		atomic_store(&pagemap_scan_missing, -1);
-	}
-	for (uintptr_t addr = start; addr < end;) {
-		size_t n = (end - addr) / UCOW_PAGE_SIZE;
-		ssize_t got;
-
-		if (n > PM_BATCH)
-			n = PM_BATCH;
-		got = pagemap_read(pm, addr, entries, n);
-		if (got <= 0)
-			return got < 0 ? (int)got : -EIO;
-		n = (size_t)got;
-		for (size_t i = 0; i < n; i++, addr += UCOW_PAGE_SIZE) {
-			bool here = entries[i] & (PM_PRESENT | PM_SWAPPED);
-
-			if (here && !run)
-				run = addr;
-			if (!here && run) {
-				fn(run, addr, arg);
-				run = 0;
-			}
-		}
-	}
-	if (run)
-		fn(run, end, arg);
-	return 0;
-}
 
 /* ---- deferring ------------------------------------------------------------------------- */
 
@@ -343,10 +280,16 @@ static bool manage_value(uintptr_t start, uintptr_t end, int id, const struct la
 	return true;
 }
 
+/* defer_piece() did nothing: the caller writes from the piece on, outside ucow's locks and
+ * with the program's signal mask (a fault there may be the program's own, with a signal). */
+#define PIECE_LEFT SIZE_MAX
+
 /*
  * [start,end): whole pages of one private anonymous VMA, outside its huge-page blocks. The
  * pages present (or swapped) are written; those never touched get the value later, on their
- * first fault (or nothing at all, for zero). Returns the bytes written for real.
+ * first fault (or nothing at all, for zero). Returns the bytes written for real, or
+ * PIECE_LEFT where ucow cannot tell what a fault there would do (it cannot register the
+ * range: another userfaultfd has it).
  */
 static size_t defer_piece(int pm, uintptr_t start, uintptr_t end, unsigned char c, int id)
 {
@@ -355,7 +298,9 @@ static size_t defer_piece(int pm, uintptr_t start, uintptr_t end, unsigned char 
 	struct lazy_parts p;
 
 	lazy_parts(start, end, &p);
-	if (p.foreign || p.overflow || lazy_present_runs(pm, start, end, hull_run, &h) < 0)
+	if (!p.foreign && !p.overflow && lazy_present_runs(pm, start, end, hull_run, &h) < 0)
+		return PIECE_LEFT;
+	if (p.foreign || p.overflow)
 		goto all_real;
 	hull_add_missing(&h, h.cursor, end);
 	if (c == 0) {
@@ -378,7 +323,7 @@ static size_t defer_piece(int pm, uintptr_t start, uintptr_t end, unsigned char 
 			h.hi = p.v[p.n - 1].end;
 	}
 	if (!manage_value(h.lo, h.hi, id, &p))
-		goto all_real;
+		return PIECE_LEFT;
 	if (lazy_present_runs(pm, start, end, write_run, &w) < 0) {
 		/* Cannot tell which pages are present: write them all; the handler fills the
 		 * missing ones on the way. */
@@ -392,6 +337,17 @@ all_real:
 	 * old value, then written. */
 	real_memset((void *)start, c, end - start);
 	return end - start;
+}
+
+static bool add_piece(int pm, uintptr_t start, uintptr_t end, unsigned char c, int id,
+		      size_t *written)
+{
+	size_t n = defer_piece(pm, start, end, c, id);
+
+	if (n == PIECE_LEFT)
+		return false;
+	*written += n;
+	return true;
 }
 
 /* Whether this thread may take the registry lock: not if it holds it already (a signal
@@ -442,27 +398,39 @@ static uintptr_t lazy_range(uintptr_t lo, uintptr_t hi, unsigned char c, size_t 
 		maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	for (addr = lo; addr < hi;) {
 		struct lazy_vma v;
-		uintptr_t end, blo, bhi;
+		uintptr_t end, guard, blo, bhi;
 		size_t block;
 
 		if (vma_at(maps, addr, &v) < 0 || v.v.start > addr || !v.anon)
 			break;
 		end = v.v.end < hi ? v.v.end : hi;
-		/* The kernel's huge pages stay the kernel's: blocks it would fill are written. */
+		/* A memset that faults there takes a signal the program may catch: from there
+		 * on it is written outside, with the program's signal mask. */
+		if (foreign_uffd_may_overlap(addr, end))
+			break;
+		guard = lazy_first_guard(pm, addr, end);
+		if (guard == addr)
+			break;
+		end = guard;
+		/* The kernel's huge pages stay the kernel's: blocks it would fill are written,
+		 * after the pieces beside them (which would find another userfaultfd first). */
 		block = thp_block(&v);
 		blo = block ? (v.v.start + block - 1) / block * block : end;
 		bhi = block ? v.v.end / block * block : end;
 		if (blo >= bhi || blo >= end || bhi <= addr) {
-			*written += defer_piece(pm, addr, end, c, id);
+			if (!add_piece(pm, addr, end, c, id, written))
+				break;
 		} else {
-			if (blo > addr)
-				*written += defer_piece(pm, addr, blo, c, id);
+			if (blo > addr && !add_piece(pm, addr, blo, c, id, written))
+				break;
 			blo = blo > addr ? blo : addr;
 			bhi = bhi < end ? bhi : end;
+			if (end > bhi && !add_piece(pm, bhi, end, c, id, written)) {
+				addr = blo;
+				break;
+			}
 			real_memset((void *)blo, c, bhi - blo);
 			*written += bhi - blo;
-			if (end > bhi)
-				*written += defer_piece(pm, bhi, end, c, id);
 		}
 		addr = end;
 	}

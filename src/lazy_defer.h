@@ -71,4 +71,12 @@ void lazy_forget_parts(const struct lazy_parts *p);
 int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
 		      void (*fn)(uintptr_t s, uintptr_t e, void *arg), void *arg);
 
+/*
+ * The first guard page (MADV_GUARD_INSTALL) in [start,end), or @end (also where the kernel
+ * cannot tell, before 6.15). A memset that reaches one takes SIGSEGV there, which the program
+ * may catch: lazy memset stops before it, and the rest is written with the program's signal
+ * mask, as its own memset would.
+ */
+uintptr_t lazy_first_guard(int pm, uintptr_t start, uintptr_t end);
+
 #endif
