@@ -68,6 +68,9 @@ struct pm_scan_arg {
 #ifndef PAGE_IS_GUARD
 #define PAGE_IS_GUARD (1 << 8)
 #endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
 
 /* PROCMAP_QUERY (6.11): the VMA at an address, by an ioctl on /proc/self/maps. */
 #ifndef PROCMAP_QUERY

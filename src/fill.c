@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 
 #include "fill.h"
+#include "guards.h"
 #include "placement.h"
 #include "source.h"
 #include "sys.h"
@@ -72,8 +73,20 @@ static long fill_range(uintptr_t dst, const void *src, size_t len, bool wake)
 	size_t done = 0, filled = 0;
 
 	while (done < len) {
-		long r = src ? copy_once(dst + done, (const char *)src + done, len - done, wake)
-			     : zero_once(dst + done, len - done, wake);
+		size_t n = len - done;
+		long r;
+
+		/* A copy would replace a guard page's marker (a zero page is refused there). */
+		if (src && guards_possible()) {
+			n = guards_first(dst + done, dst + len) - (dst + done);
+			if (n == 0) {
+				done += UCOW_PAGE_SIZE;
+				skipped = true;
+				continue;
+			}
+		}
+		r = src ? copy_once(dst + done, (const char *)src + done, n, wake)
+			: zero_once(dst + done, n, wake);
 
 		if (r > 0) {
 			done += (size_t)r;

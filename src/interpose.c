@@ -9,7 +9,9 @@
 #include <sys/mman.h>
 #include <sys/vfs.h>
 
+#include "compat.h"
 #include "config.h"
+#include "guards.h"
 #include "handler.h"
 #include "interpose.h"
 #include "own_code.h"
@@ -337,6 +339,9 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 
 	if (!ucow_enabled || (start & ~UCOW_PAGE_MASK) || end < start)
 		return next_madvise(addr, len, advice);
+	/* Before the markers exist: a fill that starts after this looks for them. */
+	if (advice == MADV_GUARD_INSTALL)
+		guards_installing();
 	for_each_policy(pp)
 		if ((*pp)->advise_before)
 			given = (*pp)->advise_before(start, end, given);

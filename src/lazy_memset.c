@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "config.h"
 #include "engine.h"
+#include "guards.h"
 #include "handler.h"
 #include "lazy_defer.h"
 #include "fdtable.h"
@@ -81,16 +82,26 @@ static void lazy_memset_init(void)
 
 /* ---- the rest of the address space follows --------------------------------------------- */
 
+/* Fills [s,e) as a touch would, but its guard pages, which a touch would find (the
+ * populate stops there with EFAULT). */
+static void fill_deferred(uintptr_t s, uintptr_t e)
+{
+	if (sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) == 0)
+		return;
+	for (uintptr_t g; s < e; s = g + UCOW_PAGE_SIZE) {
+		g = guards_scan(s, e);
+		if (g > s && sys_madvise((void *)s, g - s, MADV_POPULATE_WRITE) < 0)
+			for (uintptr_t a = s; a < g; a += UCOW_PAGE_SIZE)
+				(void)*(volatile char *)a;
+	}
+}
+
 /* Fills every deferred page of @p (as a touch would) and hands the ranges to the kernel. */
 static void materialize(const struct lazy_parts *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		uintptr_t s = p->v[i].start, e = p->v[i].end;
-
-		if (sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) < 0)
-			for (uintptr_t a = s; a < e; a += UCOW_PAGE_SIZE)
-				(void)*(volatile char *)a;
-		engine_unmanage(s, e);
+		fill_deferred(p->v[i].start, p->v[i].end);
+		engine_unmanage(p->v[i].start, p->v[i].end);
 	}
 }
 

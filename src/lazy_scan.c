@@ -7,13 +7,12 @@
 #include <sys/ioctl.h>
 
 #include "compat.h"
+#include "guards.h"
 #include "lazy_defer.h"
 #include "pagemap.h"
 
 /* PAGEMAP_SCAN: 0 untried or works, -1 missing (/proc/self/pagemap is read instead). */
 static atomic_int pagemap_scan_missing;
-/* PAGEMAP_SCAN cannot tell guard pages (before 6.15): none is looked for. */
-static atomic_bool guards_unknown;
 
 /* PAGEMAP_SCAN walks only the page tables that exist; /proc/self/pagemap is the fallback. */
 int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
@@ -81,25 +80,7 @@ int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
 
 uintptr_t lazy_first_guard(int pm, uintptr_t start, uintptr_t end)
 {
-	struct page_region guard;
-	struct pm_scan_arg a = {
-		.size = sizeof(a),
-		.start = start,
-		.end = end,
-		.vec = (uintptr_t)&guard,
-		.vec_len = 1,
-		.category_anyof_mask = PAGE_IS_GUARD,
-		.return_mask = PAGE_IS_GUARD,
-	};
-	long n;
-
-	if (atomic_load_explicit(&pagemap_scan_missing, memory_order_relaxed) ||
-	    atomic_load_explicit(&guards_unknown, memory_order_relaxed))
+	if (atomic_load_explicit(&pagemap_scan_missing, memory_order_relaxed))
 		return end;
-	n = ioctl(pm, PAGEMAP_SCAN, &a);
-	if (n < 0 && (errno == EINVAL || errno == ENOTTY))
-		atomic_store(&guards_unknown, true);
-	if (n <= 0 || guard.start >= end)
-		return end;
-	return guard.start > start ? (uintptr_t)guard.start : start;
+	return guards_first_in(pm, start, end);
 }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "fill.h"
+#include "guards.h"
 #include "log.h"
 #include "pagemap.h"
 #include "pattern.h"
@@ -260,16 +261,22 @@ static int materialise_registered(const struct pattern *p, uintptr_t start, uint
 	return ret;
 }
 
-/* Writes the pattern over [s,e), whatever its protection (the caller is alone here). */
+/* Writes the pattern over [s,e), whatever its protection (the caller is alone here), but
+ * over its guard pages, which stay guards (a write there would be SIGSEGV in ucow). */
 static int write_run(const struct ucow_region *r, uintptr_t s, uintptr_t e)
 {
 	bool writable = (r->prot & (PROT_READ | PROT_WRITE)) == (PROT_READ | PROT_WRITE);
 
-	if (!writable && sys_mprotect((void *)s, e - s, PROT_READ | PROT_WRITE) < 0)
-		return -errno;
-	pattern_write((int)r->data, (void *)s, e - s);
-	if (!writable && sys_mprotect((void *)s, e - s, r->prot) < 0)
-		return -errno;
+	for (uintptr_t g; s < e; s = g + UCOW_PAGE_SIZE) {
+		g = guards_first(s, e);
+		if (g == s)
+			continue;
+		if (!writable && sys_mprotect((void *)s, g - s, PROT_READ | PROT_WRITE) < 0)
+			return -errno;
+		pattern_write((int)r->data, (void *)s, g - s);
+		if (!writable && sys_mprotect((void *)s, g - s, r->prot) < 0)
+			return -errno;
+	}
 	return 0;
 }
 

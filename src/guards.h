@@ -1,0 +1,24 @@
+/* guards.h: guard pages (MADV_GUARD_INSTALL), which ucow's fills must leave alone: the
+ * kernel's UFFDIO_COPY overwrites a guard marker as if the page were missing. */
+#ifndef UCOW_GUARDS_H
+#define UCOW_GUARDS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The program is about to install guard pages (madvise(3), before the call). */
+void guards_installing(void);
+/* Whether the program may have guard pages: none looked for until it asked for some. */
+bool guards_possible(void);
+/*
+ * The first guard page in [start,end) (page aligned), or @end when there is none or the kernel
+ * cannot tell (PAGEMAP_SCAN reports guards from Linux 6.15), through @pm, an open
+ * /proc/self/pagemap.
+ */
+uintptr_t guards_first_in(int pm, uintptr_t start, uintptr_t end);
+/* The same through the handler's pagemap descriptor, or one opened for the call. */
+uintptr_t guards_scan(uintptr_t start, uintptr_t end);
+/* guards_scan(), or @end at once while guards_possible() is false (the fill path). */
+uintptr_t guards_first(uintptr_t start, uintptr_t end);
+
+#endif

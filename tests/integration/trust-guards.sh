@@ -1,0 +1,19 @@
+# trust-guards.sh: guard pages (MADV_GUARD_INSTALL) in every kind of memory ucow manages,
+# then sweeps, advice and fork around them. The kernel's UFFDIO_COPY replaces a guard marker
+# as if the page were missing: ucow's windows, its fill before MADV_HUGEPAGE or MADV_DONTFORK
+# and its fill before fork made guards of lazily memset memory vanish (or crashed in ucow).
+. "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
+require_lib
+require_uffd
+RUN_TIMEOUT=30
+
+run k "$PROGS/trust-guards" anon read
+[ "$(rc_of k)" = 77 ] && skip "$(tail -n 1 "$T/k.out")"
+for kind in memfd data refpage lazy anon; do
+	for what in read write hugepage dontfork fork; do
+		versus "guards $kind $what" UCOW_LAZY_MEMSET=on "$PROGS/trust-guards" $kind $what
+		equal "guards $kind $what" "exit status" "$(rc_of u)" "$(rc_of k)"
+		equal "guards $kind $what (kernel)" "exit status" "$(rc_of k)" 0
+	done
+done
+finish
