@@ -29,6 +29,7 @@ static struct {
 	int fd;		/* the request, in the handler's table, or -1 */
 	bool held;	/* 0 is written */
 	bool warned;	/* a fork child says nothing again */
+	bool tried;	/* inherited: a fork child whose parent tried says it at info level */
 } poll_req = { .fd = -1 };
 
 static void say_once(const char *why, int err)
@@ -36,8 +37,31 @@ static void say_once(const char *why, int err)
 	if (poll_req.warned)
 		return;
 	poll_req.warned = true;
-	ucow_warn("idle-poll", "UCOW_IDLE_POLL=on: %s%s%s; idle CPUs halt as without it", why,
-		  err ? ": " : "", err ? strerror(err) : "");
+	/* A child of a parent that dropped its privileges (a pre-forking server's workers)
+	 * would each say what the parent could do: not every one of them on stderr. */
+	ucow_log(poll_req.tried ? UCOW_LOG_INFO : UCOW_LOG_WARN, "idle-poll",
+		 "UCOW_IDLE_POLL=on: %s%s%s; idle CPUs halt as without it", why, err ? ": " : "",
+		 err ? strerror(err) : "");
+}
+
+/* The device, opened for the handler; -1 (and said why, once) if it cannot be. */
+static int open_request(void)
+{
+	int fd;
+
+	/* In the program's table, the program could close the number and open a file of its
+	 * own under it, which would then get ucow's four bytes. */
+	if (atomic_load(&handler_table.shared_table)) {
+		say_once("the handler has no descriptor table of its own (seccomp forbids unshare)",
+			 0);
+		return -1;
+	}
+	fd = open(CPU_LATENCY_DEVICE, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		say_once(errno == EACCES || errno == EPERM ?
+			 "cannot open " CPU_LATENCY_DEVICE " (it is root's)" :
+			 "cannot open " CPU_LATENCY_DEVICE, errno);
+	return fd;
 }
 
 void idle_poll_start(void)
@@ -47,18 +71,8 @@ void idle_poll_start(void)
 	poll_req.held = false;
 	if (!ucow_cfg.idle_poll)
 		return;
-	/* In the program's table, the program could close the number and open a file of its
-	 * own under it, which would then get ucow's four bytes. */
-	if (atomic_load(&handler_table.shared_table)) {
-		say_once("the handler has no descriptor table of its own (seccomp forbids unshare)",
-			 0);
-		return;
-	}
-	poll_req.fd = open(CPU_LATENCY_DEVICE, O_WRONLY | O_CLOEXEC);
-	if (poll_req.fd < 0)
-		say_once(errno == EACCES || errno == EPERM ?
-			 "cannot open " CPU_LATENCY_DEVICE " (it is root's)" :
-			 "cannot open " CPU_LATENCY_DEVICE, errno);
+	poll_req.fd = open_request();
+	poll_req.tried = true;
 }
 
 static void request(int32_t us)

@@ -144,7 +144,7 @@ static void show_seccomp(void)
 static void show_idle_cpus(bool asked)
 {
 	char driver[64], poll_ns[32], latency[16];
-	int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC);
+	int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC), open_errno = errno;
 	int32_t held = -1;
 
 	read_line("/sys/devices/system/cpu/cpuidle/current_driver", driver, sizeof(driver));
@@ -165,7 +165,7 @@ static void show_idle_cpus(bool asked)
 	printf("; CPU latency request now: %s\n", latency[0] ? latency : "unknown");
 	printf("  UCOW_IDLE_POLL=on (%s): %s\n", asked ? "set" : "not set",
 	       fd >= 0 ? "this user may make the request" :
-	       errno == ENOENT ? "no /dev/cpu_dma_latency in this kernel" :
+	       open_errno == ENOENT ? "no /dev/cpu_dma_latency in this kernel" :
 	       "this user may not make the request (/dev/cpu_dma_latency is root's)");
 	if (fd >= 0)
 		close(fd);
