@@ -17,7 +17,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/uio.h>
@@ -78,7 +77,6 @@ static const char *const names[UCOW_SYS_COUNT] = {
 	[UCOW_SYS_SYSINFO] = "sysinfo",
 	[UCOW_SYS_MEMFD_CREATE] = "memfd_create",
 	[UCOW_SYS_EVENTFD2] = "eventfd2",
-	[UCOW_SYS_PRLIMIT_SET] = "prlimit64",
 };
 
 #define BIT(sc) (1ULL << (sc))
@@ -269,7 +267,6 @@ static __attribute__((noreturn)) void probe_child(struct probe_page *pg)
 	struct io_uring_params params;
 	uint32_t caphdr[2] = { 0x20080522 /* _LINUX_CAPABILITY_VERSION_3 */, 0 }, capdata[6];
 	struct sysinfo si;
-	struct rlimit nofile;
 
 	if (mem == MAP_FAILED)
 		syscall(SYS_exit_group, 2);
@@ -347,9 +344,6 @@ static __attribute__((noreturn)) void probe_child(struct probe_page *pg)
 					  SECCOMP_FILTER_FLAG_TSYNC, NULL));
 	TRY(pg, UCOW_SYS_MEMFD_CREATE, syscall(SYS_memfd_create, "probe", 1U /* CLOEXEC */));
 	TRY(pg, UCOW_SYS_EVENTFD2, syscall(SYS_eventfd2, 0, 02000000 /* EFD_CLOEXEC */));
-	/* Setting the limit it has (the probe is a child: the parent's stays as it is). */
-	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0)
-		TRY(pg, UCOW_SYS_PRLIMIT_SET, syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &nofile, NULL));
 	atomic_store(&pg->done, 1);
 	syscall(SYS_exit_group, 0);
 	__builtin_unreachable();

@@ -47,7 +47,6 @@ enum ucow_syscall {
 	UCOW_SYS_SYSINFO,		/* is swap on (hole_runs.c) */
 	UCOW_SYS_MEMFD_CREATE,		/* the live stats page (ucow stat) */
 	UCOW_SYS_EVENTFD2,		/* its doorbell */
-	UCOW_SYS_PRLIMIT_SET,		/* prlimit64 setting RLIMIT_NOFILE (source.c) */
 	UCOW_SYS_COUNT
 };
 

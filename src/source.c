@@ -9,7 +9,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "filter_probe.h"
 #include "source.h"
 #include "sys.h"
 
@@ -36,13 +35,18 @@ static atomic_int closing;	/* sources waiting for the handler to close their fd 
  * a million; 4096 entries are 32 KiB of kernel memory). */
 #define DUP_HIGH_CEIL 4096
 
-/* The lowest free number at or above each floor below @top: the top one first. Never low:
- * there the program's next open() would get another number than on the kernel. */
-static int dup_below(int fd, long top)
+int ucow_dup_high(int fd)
 {
 	static const int below[] = { 1, 8, 64, 512 };
+	struct rlimit rl;
+	long top = DUP_HIGH_CEIL;
 	int nfd = -1;
 
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (long)rl.rlim_cur < top)
+		top = (long)rl.rlim_cur;
+	/* The lowest free number at or above each floor: the top one first. Never low: there
+	 * the program's next open() would get another number than on the kernel. */
 	for (size_t i = 0; i < sizeof(below) / sizeof(below[0]) && top - below[i] >= top / 2;
 	     i++) {
 		nfd = fcntl(fd, F_DUPFD_CLOEXEC, (int)(top - below[i]));
@@ -50,49 +54,6 @@ static int dup_below(int fd, long top)
 			break;
 	}
 	return nfd;
-}
-
-/*
- * Above the program's soft limit, when its hard limit leaves room: no open() or dup() of the
- * program's can reach that number, nor a scan of its descriptors up to sysconf(_SC_OPEN_MAX)
- * (test suites checking for leaked descriptors, close_fds loops), and the program keeps
- * every number up to its limit. The soft limit is raised for the dup only.
- */
-static int dup_above_limit(int fd, const struct rlimit *rl)
-{
-	struct rlimit raised = *rl;
-	long top = DUP_HIGH_CEIL;
-	int nfd, saved_errno;
-
-	if (rl->rlim_max != RLIM_INFINITY && (long)rl->rlim_max < top)
-		top = (long)rl->rlim_max;
-	if ((long)rl->rlim_cur >= top || !filter_allows(UCOW_SYS_PRLIMIT_SET))
-		return -1;
-	raised.rlim_cur = (rlim_t)top;
-	if (setrlimit(RLIMIT_NOFILE, &raised) < 0)
-		return -1;
-	nfd = dup_below(fd, top);
-	saved_errno = errno;
-	if (nfd >= 0 && nfd < (int)rl->rlim_cur) {
-		close(nfd);	/* every number above the limit taken: not worth the gamble */
-		nfd = -1;
-	}
-	setrlimit(RLIMIT_NOFILE, rl);
-	errno = saved_errno;
-	return nfd;
-}
-
-int ucow_dup_high(int fd)
-{
-	struct rlimit rl;
-	int nfd;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return dup_below(fd, DUP_HIGH_CEIL);
-	nfd = dup_above_limit(fd, &rl);
-	if (nfd >= 0)
-		return nfd;
-	return dup_below(fd, (long)rl.rlim_cur < DUP_HIGH_CEIL ? (long)rl.rlim_cur : DUP_HIGH_CEIL);
 }
 
 /*

@@ -9,9 +9,6 @@
  *               to 63 that the program did not open itself
  *   manymaps    RLIMIT_NOFILE 1024, 900 one-page mappings of one file (each touched), then
  *               counts how many open()s succeed, up to 500
- *   unseen      soft RLIMIT_NOFILE 256 (the hard one as it is): lists the open numbers below
- *               it, as a leak check or a close_fds loop up to sysconf(_SC_OPEN_MAX) sees
- *               them, and counts the open()s that succeed until EMFILE
  * Memory: 4 MiB of KIND (trust-kinds.h); one page is read before CASE, all of it after.
  * Prints one line; exit 0, 1 on a wrong byte or a short count, 2 on a setup error. */
 #include <fcntl.h>
@@ -61,21 +58,6 @@ static int manymaps(int kind)
 	return wrong || opened < 500 ? 1 : 0;
 }
 
-/* The numbers below the soft limit that are open, and how many more open()s succeed. */
-static void unseen(int kind)
-{
-	long max = sysconf(_SC_OPEN_MAX);
-	int opened = 0;
-
-	printf("fds %s unseen: open below %ld:", tk_names[kind], max);
-	for (int n = 0; n < max; n++)
-		if (fcntl(n, F_GETFD) >= 0)
-			printf(" %d", n);
-	while (open("/dev/null", O_RDONLY) >= 0)
-		opened++;
-	printf("; %d more open()s until %s; ", opened, strerror(errno));
-}
-
 int main(int argc, char **argv)
 {
 	const char *cs;
@@ -84,8 +66,7 @@ int main(int argc, char **argv)
 	size_t wrong;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: trust-fds KIND "
-			"dup2pipe|dup2null|closerange|ulimit64|manymaps|unseen\n");
+		fprintf(stderr, "usage: trust-fds KIND dup2pipe|dup2null|closerange|ulimit64|manymaps\n");
 		return 2;
 	}
 	kind = tk_parse(argv[1]);
@@ -94,17 +75,6 @@ int main(int argc, char **argv)
 		return manymaps(kind);
 	if (strcmp(cs, "ulimit64") == 0)
 		limit(64);
-	if (strcmp(cs, "unseen") == 0) {
-		struct rlimit rl;
-
-		if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max <= 256) {
-			printf("fds unseen: a hard limit of 256 or less: not run\n");
-			return 0;
-		}
-		rl.rlim_cur = 256;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			return 2;
-	}
 	fd = tk_fd(kind, SIZE);
 	p = tk_map(kind, fd, SIZE);
 	if (p == MAP_FAILED) {
@@ -133,8 +103,6 @@ int main(int argc, char **argv)
 				perror("trust-fds: dup2");
 				return 2;
 			}
-	} else if (strcmp(cs, "unseen") == 0) {
-		unseen(kind);
 	} else {
 		fprintf(stderr, "trust-fds: unknown case '%s'\n", cs);
 		return 2;
