@@ -6,8 +6,14 @@
 #include <linux/magic.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "config.h"
@@ -16,6 +22,7 @@
 #include "interpose.h"
 #include "own_code.h"
 #include "policy.h"
+#include "procfs.h"
 #include "region.h"
 #include "registration.h"
 #include "stats_report.h"
@@ -332,6 +339,47 @@ static int next_madvise(void *addr, size_t len, int advice)
  * (memory it filled itself, deferred values under MADV_HUGEPAGE, ...) is its advise hooks'.
  * A misaligned address fails with EINVAL whatever ucow does: it goes straight through.
  */
+/* Whether @pidfd names this process (then its advice is the program's own madvise). */
+static bool pidfd_is_self(int pidfd)
+{
+	char path[64], buf[512], *pid;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if (procfs_read(path, buf, sizeof(buf)) <= 0)
+		return false;
+	pid = strstr(buf, "\nPid:");
+	return pid && atoi(pid + 5) == getpid();
+}
+
+/*
+ * process_madvise: guard pages installed through it are noted as madvise's are, and on this
+ * process the policies follow the advice as after madvise (a deferred value under a new guard
+ * is forgotten).
+ */
+EXPORT ssize_t process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice,
+			       unsigned int flags)
+{
+	ssize_t ret;
+	int saved_errno;
+
+	if (ucow_enabled && advice == MADV_GUARD_INSTALL)
+		guards_installing();
+	ret = syscall(SYS_process_madvise, pidfd, iov, n, advice, flags);
+	if (ret < 0 || !ucow_enabled || advice != MADV_GUARD_INSTALL || !pidfd_is_self(pidfd))
+		return ret;
+	saved_errno = errno;
+	for (size_t i = 0; i < n; i++) {
+		uintptr_t start = (uintptr_t)iov[i].iov_base;
+		uintptr_t end = UCOW_PAGE_UP(start + iov[i].iov_len);
+
+		for_each_policy(pp)
+			if ((*pp)->advise_after && !(start & ~UCOW_PAGE_MASK) && end > start)
+				(*pp)->advise_after(start, end, advice);
+	}
+	errno = saved_errno;
+	return ret;
+}
+
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);

@@ -2,6 +2,7 @@
  * libucow-memset.so, and following what the program does to memory it deferred (discards,
  * advice, mremap, fork) — and its statistics. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,7 +17,6 @@
 #include "compat.h"
 #include "config.h"
 #include "engine.h"
-#include "guards.h"
 #include "handler.h"
 #include "lazy_defer.h"
 #include "fdtable.h"
@@ -82,18 +82,17 @@ static void lazy_memset_init(void)
 
 /* ---- the rest of the address space follows --------------------------------------------- */
 
-/* Fills [s,e) as a touch would, but its guard pages, which a touch would find (the
- * populate stops there with EFAULT). */
+/* Fills [s,e) as a touch would, but its guard pages, where a touch would take SIGSEGV: the
+ * populate stops at one with EFAULT, and goes on page by page past it. Only a kernel
+ * without MADV_POPULATE_WRITE (before 5.14, without guard pages too) gets touches. */
 static void fill_deferred(uintptr_t s, uintptr_t e)
 {
 	if (sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) == 0)
 		return;
-	for (uintptr_t g; s < e; s = g + UCOW_PAGE_SIZE) {
-		g = guards_scan(s, e);
-		if (g > s && sys_madvise((void *)s, g - s, MADV_POPULATE_WRITE) < 0)
-			for (uintptr_t a = s; a < g; a += UCOW_PAGE_SIZE)
-				(void)*(volatile char *)a;
-	}
+	for (uintptr_t a = s; a < e; a += UCOW_PAGE_SIZE)
+		if (sys_madvise((void *)a, UCOW_PAGE_SIZE, MADV_POPULATE_WRITE) < 0 &&
+		    errno == EINVAL)
+			(void)*(volatile char *)a;
 }
 
 /* Fills every deferred page of @p (as a touch would) and hands the ranges to the kernel. */
@@ -140,6 +139,18 @@ static int lazy_advise_before(uintptr_t start, uintptr_t end, int advice)
 {
 	lazy_memset_advise(start, end, advice);
 	return advice;
+}
+
+static void forget_range(uintptr_t start, uintptr_t end);
+
+/* A guard page took the place of whatever was there, without an event: once removed it
+ * reads zero, as a discarded page does, not the value deferred under it. */
+static void lazy_advise_after(uintptr_t start, uintptr_t end, int advice)
+{
+	if (advice != MADV_GUARD_INSTALL || !registry_may_overlap(&ucow_registry, start, end))
+		return;
+	handler_barrier();
+	forget_range(start, end);
 }
 
 /* Hands the regions of lazy memset inside [start,end) back to the kernel (zero from now on). */
@@ -250,6 +261,7 @@ const struct ucow_policy ucow_lazy_memset_policy = {
 	.kernel_fallback = false,
 	.discard = lazy_discard,
 	.advise_before = lazy_advise_before,
+	.advise_after = lazy_advise_after,
 	.remapped = lazy_memset_remapped,
 	.fork_child_early = lazy_defer_fork_child,
 	.materialise = pattern_materialise,

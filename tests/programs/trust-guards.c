@@ -3,17 +3,24 @@
  * every page, huge-page and no-fork advice, fork. Every guard must fault (SIGSEGV, caught)
  * every time, and every other page hold the kind's bytes. Knows nothing of ucow (test program).
  *
- * usage: trust-guards KIND read|write|hugepage|dontfork|fork
+ * usage: trust-guards KIND read|write|hugepage|dontfork|fork|remove|pidfd|emfile
+ *   remove: the guards are removed again, and the bytes of their pages printed
+ *   pidfd: the guards are installed with process_madvise(2) on this process, then a read sweep
+ *   emfile: with every descriptor in use, MADV_DONTFORK over the whole mapping
  * Prints one line; exit 0, 1 on a wrong byte or a lost guard, 2 on a setup error, 77 when the
  * kernel has no guard pages. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "trust-kinds.h"
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
+#define MADV_GUARD_REMOVE 103
 #endif
 
 #define PAGES 2048UL	/* 8 MiB: whole fault-around windows and more */
@@ -71,7 +78,7 @@ int main(int argc, char **argv)
 	unsigned char *m;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: trust-guards KIND read|write|hugepage|dontfork|fork\n");
+		fprintf(stderr, "usage: trust-guards KIND read|write|hugepage|dontfork|fork|remove|pidfd|emfile\n");
 		return 2;
 	}
 	kind = tk_parse(argv[1]);
@@ -83,19 +90,44 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (size_t i = 0; i < NGUARDS; i++) {
-		if (madvise(m + guards[i] * TK_PAGE, TK_PAGE, MADV_GUARD_INSTALL) == 0)
+		struct iovec one = { m + guards[i] * TK_PAGE, TK_PAGE };
+		int pidfd = strcmp(what, "pidfd") ? -1 : (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+		if (pidfd >= 0 ? process_madvise(pidfd, &one, 1, MADV_GUARD_INSTALL, 0) ==
+				 (ssize_t)TK_PAGE :
+				 madvise(one.iov_base, TK_PAGE, MADV_GUARD_INSTALL) == 0) {
+			if (pidfd >= 0)
+				close(pidfd);
 			continue;
+		}
 		printf("no guard pages here (%s)\n", strerror(errno));
 		return 77;
 	}
 	signal(SIGSEGV, on_segv);
-	if (strcmp(what, "read") == 0 || strcmp(what, "write") == 0) {
+	if (strcmp(what, "emfile") == 0) {
+		while (open("/dev/null", O_RDONLY) >= 0)
+			;
+		if (madvise(m, PAGES * TK_PAGE, MADV_DONTFORK) < 0)
+			printf("madvise: %s\n", strerror(errno));
+	} else if (strcmp(what, "read") == 0 || strcmp(what, "write") == 0 ||
+		   strcmp(what, "pidfd") == 0) {
 		write = what[0] == 'w';
 		for (size_t pg = 0; pg < PAGES; pg++)
 			swept += faults(m + pg * TK_PAGE, write);
 	} else if (strcmp(what, "hugepage") == 0 || strcmp(what, "dontfork") == 0) {
 		if (madvise(m, PAGES * TK_PAGE, what[0] == 'h' ? MADV_HUGEPAGE : MADV_DONTFORK) < 0)
 			printf("madvise: %s\n", strerror(errno));
+	} else if (strcmp(what, "remove") == 0) {
+		printf("after removal, the guard pages read:");
+		for (size_t i = 0; i < NGUARDS; i++) {
+			unsigned char *g = m + guards[i] * TK_PAGE;
+
+			if (madvise(g, TK_PAGE, MADV_GUARD_REMOVE) < 0)
+				return printf(" madvise: %s\n", strerror(errno)), 2;
+			printf(" %#x", faults(g, 0) ? 0xfff : g[0] | g[TK_PAGE - 1]);
+		}
+		printf("\n");
+		return 0;
 	} else if (strcmp(what, "fork") == 0) {
 		pid_t child = fork();
 		int status;
