@@ -18,6 +18,10 @@ for c in guard sigbus sigbus-raw sigbus-zero; do
 	for lazy in on off; do
 		versus "$c, lazy memset $lazy" UCOW_LAZY_MEMSET=$lazy "$PROGS/trust-lazyfault" $c
 		equal "$c, lazy memset $lazy" "exit status" "$(rc_of u)" "$(rc_of k)"
+		# The memset before the guard page is deferred; over the program's own
+		# userfaultfd ucow steps aside and manages nothing.
+		[ $c = guard ] && [ $lazy = on ] && ! hung u &&
+			require_managed "$c, lazy memset on" "$T/u.stats"
 	done
 done
 finish
