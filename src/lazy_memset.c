@@ -83,15 +83,16 @@ static void lazy_memset_init(void)
 /* ---- the rest of the address space follows --------------------------------------------- */
 
 /* Fills [s,e) as a touch would, but its guard pages, where a touch would take SIGSEGV: the
- * populate stops at one with EFAULT, and goes on page by page past it. Only a kernel
- * without MADV_POPULATE_WRITE (before 5.14, without guard pages too) gets touches. */
+ * populate stops at one with EFAULT, and goes on page by page past it. A page it cannot
+ * populate otherwise (no MADV_POPULATE_WRITE before 5.14, a signal, no memory) is touched:
+ * it must have its value before the range leaves ucow. */
 static void fill_deferred(uintptr_t s, uintptr_t e)
 {
 	if (sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) == 0)
 		return;
 	for (uintptr_t a = s; a < e; a += UCOW_PAGE_SIZE)
 		if (sys_madvise((void *)a, UCOW_PAGE_SIZE, MADV_POPULATE_WRITE) < 0 &&
-		    errno == EINVAL)
+		    errno != EFAULT)
 			(void)*(volatile char *)a;
 }
 
