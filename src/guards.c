@@ -24,7 +24,9 @@ bool guards_possible(void)
 	return atomic_load_explicit(&installed, memory_order_relaxed);
 }
 
-uintptr_t guards_first_in(int pm, uintptr_t start, uintptr_t end)
+/* The first run of guard pages in [start,end) through @pm: its start (@end if none), and its
+ * end in *@run_end. */
+static uintptr_t first_run(int pm, uintptr_t start, uintptr_t end, uintptr_t *run_end)
 {
 	struct page_region guard;
 	struct pm_scan_arg a = {
@@ -38,6 +40,7 @@ uintptr_t guards_first_in(int pm, uintptr_t start, uintptr_t end)
 	};
 	long n;
 
+	*run_end = end;
 	if (pm < 0 || start >= end || atomic_load_explicit(&kernel_cannot_tell, memory_order_relaxed))
 		return end;
 	n = ioctl(pm, PAGEMAP_SCAN, &a);
@@ -45,7 +48,39 @@ uintptr_t guards_first_in(int pm, uintptr_t start, uintptr_t end)
 		atomic_store(&kernel_cannot_tell, true);
 	if (n <= 0 || guard.start >= end)
 		return end;
+	*run_end = guard.end < end ? (uintptr_t)guard.end : end;
 	return guard.start > start ? (uintptr_t)guard.start : start;
+}
+
+uintptr_t guards_first_in(int pm, uintptr_t start, uintptr_t end)
+{
+	uintptr_t run_end;
+
+	return first_run(pm, start, end, &run_end);
+}
+
+/* A pagemap descriptor for the caller: the handler's own, or one opened now (-1 if none). */
+static int pagemap_for_call(bool *opened)
+{
+	*opened = false;
+	if (ucow_in_handler && handler_table.pagemap >= 0)
+		return handler_table.pagemap;
+	*opened = true;
+	return open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+}
+
+uintptr_t guards_next_run(uintptr_t start, uintptr_t end, uintptr_t *run_end)
+{
+	int saved_errno = errno, pm;
+	uintptr_t guard;
+	bool opened;
+
+	pm = pagemap_for_call(&opened);
+	guard = first_run(pm, start, end, run_end);
+	if (opened && pm >= 0)
+		close(pm);
+	errno = saved_errno;
+	return guard;
 }
 
 uintptr_t guards_first(uintptr_t start, uintptr_t end)
@@ -55,15 +90,7 @@ uintptr_t guards_first(uintptr_t start, uintptr_t end)
 
 uintptr_t guards_scan(uintptr_t start, uintptr_t end)
 {
-	int saved_errno = errno, pm;
-	uintptr_t guard;
+	uintptr_t run_end;
 
-	if (ucow_in_handler && handler_table.pagemap >= 0)
-		return guards_first_in(handler_table.pagemap, start, end);
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	guard = guards_first_in(pm, start, end);
-	if (pm >= 0)
-		close(pm);
-	errno = saved_errno;
-	return guard;
+	return guards_next_run(start, end, &run_end);
 }

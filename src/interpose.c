@@ -17,6 +17,7 @@
 
 #include "compat.h"
 #include "config.h"
+#include "filter_probe.h"
 #include "guards.h"
 #include "handler.h"
 #include "interpose.h"
@@ -339,45 +340,83 @@ static int next_madvise(void *addr, size_t len, int advice)
  * (memory it filled itself, deferred values under MADV_HUGEPAGE, ...) is its advise hooks'.
  * A misaligned address fails with EINVAL whatever ucow does: it goes straight through.
  */
+#ifndef PIDFD_SELF_THREAD
+#define PIDFD_SELF_THREAD (-10000)
+#define PIDFD_SELF_THREAD_GROUP (-10001)
+#endif
+#define SELF_IOVECS 64	/* more, and the call goes straight to the kernel */
+
 /* Whether @pidfd names this process (then its advice is the program's own madvise). */
 static bool pidfd_is_self(int pidfd)
 {
 	char path[64], buf[512], *pid;
 
+	if (pidfd == PIDFD_SELF_THREAD || pidfd == PIDFD_SELF_THREAD_GROUP)
+		return true;
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	if (procfs_read(path, buf, sizeof(buf)) <= 0)
+	if (pidfd < 0 || procfs_read(path, buf, sizeof(buf)) <= 0)
 		return false;
 	pid = strstr(buf, "\nPid:");
 	return pid && atoi(pid + 5) == getpid();
 }
 
 /*
- * process_madvise: guard pages installed through it are noted as madvise's are, and on this
- * process the policies follow the advice as after madvise (a deferred value under a new guard
- * is forgotten).
+ * process_madvise on this process: madvise() on each range in turn, as the kernel does it
+ * (stopping at the first failure, with the bytes advised so far, or the error), so that
+ * ucow follows the advice exactly as madvise's. -2 when it must go to the kernel as it is
+ * (another process, flags, a vector ucow cannot read or too long).
+ */
+static ssize_t advise_self(int pidfd, const struct iovec *iov, size_t n, int advice,
+			   unsigned int flags)
+{
+	struct iovec local[SELF_IOVECS], *mine = local;
+	struct iovec self = { local, n * sizeof(local[0]) }, remote = { (void *)iov, self.iov_len };
+	ssize_t total = 0;
+
+	if (flags || n == 0 || n > SELF_IOVECS || !pidfd_is_self(pidfd) ||
+	    !filter_allows(UCOW_SYS_PROCESS_VM_READV) ||
+	    process_vm_readv(getpid(), &self, 1, &remote, 1, 0) != (ssize_t)self.iov_len)
+		return -2;
+	for (size_t i = 0; i < n; i++, mine++) {
+		if (mine->iov_len == 0)
+			continue;
+		if (madvise(mine->iov_base, mine->iov_len, advice) < 0)
+			return total ? total : -1;
+		total += (ssize_t)mine->iov_len;
+	}
+	return total;
+}
+
+/*
+ * process_madvise: on this process, what madvise() does (guard pages noted, deferred values
+ * under new guards forgotten, advice followed); on another, the kernel's call, with guard
+ * installs noted all the same.
  */
 EXPORT ssize_t process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice,
 			       unsigned int flags)
 {
 	ssize_t ret;
-	int saved_errno;
 
-	if (ucow_enabled && advice == MADV_GUARD_INSTALL)
-		guards_installing();
-	ret = syscall(SYS_process_madvise, pidfd, iov, n, advice, flags);
-	if (ret < 0 || !ucow_enabled || advice != MADV_GUARD_INSTALL || !pidfd_is_self(pidfd))
-		return ret;
-	saved_errno = errno;
-	for (size_t i = 0; i < n; i++) {
-		uintptr_t start = (uintptr_t)iov[i].iov_base;
-		uintptr_t end = UCOW_PAGE_UP(start + iov[i].iov_len);
-
-		for_each_policy(pp)
-			if ((*pp)->advise_after && !(start & ~UCOW_PAGE_MASK) && end > start)
-				(*pp)->advise_after(start, end, advice);
+	if (ucow_enabled) {
+		ret = advise_self(pidfd, iov, n, advice, flags);
+		if (ret != -2)
+			return ret;
+		if (advice == MADV_GUARD_INSTALL)
+			guards_installing();
 	}
-	errno = saved_errno;
-	return ret;
+	return syscall(SYS_process_madvise, pidfd, iov, n, advice, flags);
+}
+
+/* The runs of guard pages a failed install left in [start,end): what the policies must
+ * follow (the kernel keeps the guards it installed before the error). */
+static void guards_left(uintptr_t start, uintptr_t end)
+{
+	uintptr_t e;
+
+	for (uintptr_t g = guards_next_run(start, end, &e); g < end; g = guards_next_run(e, end, &e))
+		for_each_policy(pp)
+			if ((*pp)->advise_after)
+				(*pp)->advise_after(g, e, MADV_GUARD_INSTALL);
 }
 
 EXPORT int madvise(void *addr, size_t len, int advice)
@@ -394,8 +433,14 @@ EXPORT int madvise(void *addr, size_t len, int advice)
 		if ((*pp)->advise_before)
 			given = (*pp)->advise_before(start, end, given);
 	ret = next_madvise(addr, len, given);
-	if (ret < 0)
+	if (ret < 0) {
+		if (advice == MADV_GUARD_INSTALL) {
+			saved_errno = errno;
+			guards_left(start, end);
+			errno = saved_errno;
+		}
 		return ret;
+	}
 	saved_errno = errno;
 	for_each_policy(pp)
 		if ((*pp)->advise_after)

@@ -82,25 +82,31 @@ static void lazy_memset_init(void)
 
 /* ---- the rest of the address space follows --------------------------------------------- */
 
-/* Fills [s,e) as a touch would, but its guard pages, where a touch would take SIGSEGV: the
- * populate stops at one with EFAULT, and goes on page by page past it. A page it cannot
- * populate otherwise (no MADV_POPULATE_WRITE before 5.14, a signal, no memory) is touched:
- * it must have its value before the range leaves ucow. */
-static void fill_deferred(uintptr_t s, uintptr_t e)
+/* Fills the deferred pages of @r as a touch would, but its guard pages, where a touch would
+ * take SIGSEGV: the populate stops at one with EFAULT, and goes on page by page past it. The
+ * pages it cannot populate otherwise (not writable, no memory, a signal, no
+ * MADV_POPULATE_WRITE before 5.14) are filled by copies, not touches (PROT_NONE): each must
+ * have its value before the range leaves ucow. */
+static void fill_deferred(const struct ucow_region *r)
 {
-	if (sys_madvise((void *)s, e - s, MADV_POPULATE_WRITE) == 0)
+	bool copy = false;
+
+	if (sys_madvise((void *)r->start, r->end - r->start, MADV_POPULATE_WRITE) == 0)
 		return;
-	for (uintptr_t a = s; a < e; a += UCOW_PAGE_SIZE)
+	for (uintptr_t a = r->start; a < r->end; a += UCOW_PAGE_SIZE)
 		if (sys_madvise((void *)a, UCOW_PAGE_SIZE, MADV_POPULATE_WRITE) < 0 &&
 		    errno != EFAULT)
-			(void)*(volatile char *)a;
+			copy = true;
+	if (copy && r->policy->materialise(r, true) < 0)
+		ucow_warn("lazy-memset", "cannot fill %#lx-%#lx before the advice: some of its "
+			  "pages read zero", (unsigned long)r->start, (unsigned long)r->end);
 }
 
 /* Fills every deferred page of @p (as a touch would) and hands the ranges to the kernel. */
 static void materialize(const struct lazy_parts *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		fill_deferred(p->v[i].start, p->v[i].end);
+		fill_deferred(&p->v[i]);
 		engine_unmanage(p->v[i].start, p->v[i].end);
 	}
 }

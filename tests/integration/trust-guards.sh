@@ -21,4 +21,9 @@ for kind in memfd data refpage lazy anon; do
 		equal "guards $kind $what (kernel)" "exit status" "$(rc_of k)" 0
 	done
 done
+# Advice at the edges over deferred memory: process_madvise (a bad vector entry, PIDFD_SELF,
+# MADV_WIPEONFORK), guard installs that fail partway, MADV_DONTFORK over PROT_NONE pages.
+versus "guard edges" UCOW_LAZY_MEMSET=on "$PROGS/trust-guardedges"
+equal "guard edges" "exit status" "$(rc_of u)" "$(rc_of k)"
+hung u || require_managed "guard edges" "$T/u.stats"
 finish
