@@ -85,12 +85,7 @@ uintptr_t guards_next_run(uintptr_t start, uintptr_t end, uintptr_t *run_end)
 
 uintptr_t guards_first(uintptr_t start, uintptr_t end)
 {
-	return guards_possible() ? guards_scan(start, end) : end;
-}
-
-uintptr_t guards_scan(uintptr_t start, uintptr_t end)
-{
 	uintptr_t run_end;
 
-	return guards_next_run(start, end, &run_end);
+	return guards_possible() ? guards_next_run(start, end, &run_end) : end;
 }

@@ -16,11 +16,11 @@ bool guards_possible(void);
  * /proc/self/pagemap.
  */
 uintptr_t guards_first_in(int pm, uintptr_t start, uintptr_t end);
-/* The same through the handler's pagemap descriptor, or one opened for the call. */
-uintptr_t guards_scan(uintptr_t start, uintptr_t end);
-/* guards_scan(), with the end of that run of guard pages in *@run_end. */
+/* The same through the handler's pagemap descriptor, or one opened for the call, with the
+ * end of that run of guard pages in *@run_end. */
 uintptr_t guards_next_run(uintptr_t start, uintptr_t end, uintptr_t *run_end);
-/* guards_scan(), or @end at once while guards_possible() is false (the fill path). */
+/* The first guard page as guards_next_run() finds it, or @end at once while
+ * guards_possible() is false (the fill path). */
 uintptr_t guards_first(uintptr_t start, uintptr_t end);
 
 #endif

@@ -334,12 +334,6 @@ static int next_madvise(void *addr, size_t len, int advice)
 				 : sys_madvise(addr, len, advice);
 }
 
-/*
- * Discards on managed memory reach the handler as UFFD_EVENT_REMOVE before the kernel
- * zaps the pages, in kernel order with faults. What else a policy must do around advice
- * (memory it filled itself, deferred values under MADV_HUGEPAGE, ...) is its advise hooks'.
- * A misaligned address fails with EINVAL whatever ucow does: it goes straight through.
- */
 #ifndef PIDFD_SELF_THREAD
 #define PIDFD_SELF_THREAD (-10000)
 #define PIDFD_SELF_THREAD_GROUP (-10001)
@@ -419,6 +413,12 @@ static void guards_left(uintptr_t start, uintptr_t end)
 				(*pp)->advise_after(g, e, MADV_GUARD_INSTALL);
 }
 
+/*
+ * Discards on managed memory reach the handler as UFFD_EVENT_REMOVE before the kernel
+ * zaps the pages, in kernel order with faults. What else a policy must do around advice
+ * (memory it filled itself, deferred values under MADV_HUGEPAGE, ...) is its advise hooks'.
+ * A misaligned address fails with EINVAL whatever ucow does: it goes straight through.
+ */
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
 	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);

@@ -176,8 +176,6 @@ static size_t thp_block(const struct lazy_vma *l)
 	return 0;
 }
 
-
-
 /* ---- deferring ------------------------------------------------------------------------- */
 
 static void collect_parts(const struct ucow_region *r, void *arg)
@@ -298,10 +296,10 @@ static size_t defer_piece(int pm, uintptr_t start, uintptr_t end, unsigned char 
 	struct lazy_parts p;
 
 	lazy_parts(start, end, &p);
-	if (!p.foreign && !p.overflow && lazy_present_runs(pm, start, end, hull_run, &h) < 0)
-		return PIECE_LEFT;
 	if (p.foreign || p.overflow)
 		goto all_real;
+	if (lazy_present_runs(pm, start, end, hull_run, &h) < 0)
+		return PIECE_LEFT;
 	hull_add_missing(&h, h.cursor, end);
 	if (c == 0) {
 		/* Untouched anonymous memory already reads zero: forget any older value. */

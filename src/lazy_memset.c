@@ -148,18 +148,6 @@ static int lazy_advise_before(uintptr_t start, uintptr_t end, int advice)
 	return advice;
 }
 
-static void forget_range(uintptr_t start, uintptr_t end);
-
-/* A guard page took the place of whatever was there, without an event: once removed it
- * reads zero, as a discarded page does, not the value deferred under it. */
-static void lazy_advise_after(uintptr_t start, uintptr_t end, int advice)
-{
-	if (advice != MADV_GUARD_INSTALL || !registry_may_overlap(&ucow_registry, start, end))
-		return;
-	handler_barrier();
-	forget_range(start, end);
-}
-
 /* Hands the regions of lazy memset inside [start,end) back to the kernel (zero from now on). */
 static void forget_range(uintptr_t start, uintptr_t end)
 {
@@ -169,6 +157,16 @@ static void forget_range(uintptr_t start, uintptr_t end)
 		lazy_parts(start, end, &p);
 		lazy_forget_parts(&p);
 	} while (p.overflow);
+}
+
+/* A guard page took the place of whatever was there, without an event: once removed it
+ * reads zero, as a discarded page does, not the value deferred under it. */
+static void lazy_advise_after(uintptr_t start, uintptr_t end, int advice)
+{
+	if (advice != MADV_GUARD_INSTALL || !registry_may_overlap(&ucow_registry, start, end))
+		return;
+	handler_barrier();
+	forget_range(start, end);
 }
 
 /*

@@ -137,6 +137,17 @@ static void show_seccomp(void)
 	       actions[0] && !strstr(actions, "trap") ? ", which needs the trap action" : "");
 }
 
+/* The machine's CPU latency request now (the smallest any process holds), if readable. */
+static bool cpu_latency(int32_t *us)
+{
+	int fd = open("/dev/cpu_dma_latency", O_RDONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && read(fd, us, sizeof(*us)) == (ssize_t)sizeof(*us);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
 /*
  * What UCOW_IDLE_POLL would change here: how idle CPUs wait (a cpuidle governor that polls a
  * while before halting makes it moot) and whether this user may make the request.
@@ -145,24 +156,18 @@ static void show_idle_cpus(bool asked)
 {
 	char driver[64], poll_ns[32], latency[16];
 	int fd = open("/dev/cpu_dma_latency", O_WRONLY | O_CLOEXEC), open_errno = errno;
-	int32_t held = -1;
+	int32_t held;
 
 	read_line("/sys/devices/system/cpu/cpuidle/current_driver", driver, sizeof(driver));
 	read_line("/sys/module/haltpoll/parameters/guest_halt_poll_ns", poll_ns, sizeof(poll_ns));
 	printf("Idle CPUs: cpuidle driver %s", driver[0] ? driver : "none (the architecture's halt)");
 	if (poll_ns[0])
 		printf(", guest halt polling %s", strcmp(poll_ns, "0") ? "on" : "off");
-	latency[0] = '\0';
-	{
-		int rfd = open("/dev/cpu_dma_latency", O_RDONLY | O_CLOEXEC);
-
-		if (rfd >= 0 && read(rfd, &held, sizeof(held)) == (ssize_t)sizeof(held))
-			snprintf(latency, sizeof(latency), held == 2000000000 ? "none" : "%d us",
-				 (int)held);
-		if (rfd >= 0)
-			close(rfd);
-	}
-	printf("; CPU latency request now: %s\n", latency[0] ? latency : "unknown");
+	if (cpu_latency(&held))
+		snprintf(latency, sizeof(latency), held == 2000000000 ? "none" : "%d us", (int)held);
+	else
+		snprintf(latency, sizeof(latency), "unknown");
+	printf("; CPU latency request now: %s\n", latency);
 	printf("  UCOW_IDLE_POLL=on (%s): %s\n", asked ? "set" : "not set",
 	       fd >= 0 ? "this user may make the request" :
 	       open_errno == ENOENT ? "no /dev/cpu_dma_latency in this kernel" :
