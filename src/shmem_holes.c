@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +11,6 @@
 #include "config.h"
 #include "engine.h"
 #include "fill.h"
-#include "filter_probe.h"
-#include "fdtable.h"
 #include "hole_runs.h"
 #include "log.h"
 #include "pagemap.h"
@@ -24,7 +21,6 @@
 #include "shmem_measure.h"
 #include "region.h"
 #include "source.h"
-#include "stats.h"
 #include "sys.h"
 #include "window.h"
 
@@ -94,9 +90,8 @@ static int fill_private(uintptr_t addr)
 
 	if (filled < 0)
 		return (int)filled;
-	if (filled) {
+	if (filled)
 		shmem_holes_count(SH_FILLED_PRIVATE, 1);
-	}
 	return 0;
 }
 
@@ -201,14 +196,12 @@ static int map_zero_but_fault(const struct ucow_region *r, const struct ucow_fau
 /*
  * Zero mode: the shared zero page over every run of holes in the window around the fault,
  * as hugetlbfs gives a read; the data pages between them are left to the kernel's own
- * fault. A write gets its own page first, and the writer goes on while the rest of the
- * window is mapped (random writes, data every 4 pages: its 128 runs cost as long as the
- * writer's next 50 writes). Later writes in the window are the kernel's own zero-page
- * copy-on-write faults and never reach ucow; one that comes before its run is mapped waits
- * for it, as any fault waits for the handler. A read's run is mapped last: the reader is
- * counted before it wakes (it may unmap at once, and be measured). Data appeared under the
- * fault since (or the file cannot be walked): the page alone, as the kernel's own fault
- * would have had it a moment earlier. Returns 0 or -errno; *@w is the window.
+ * fault. A write gets its own page first: the writer goes on while the window is mapped.
+ * Later writes there are the kernel's zero-page copy-on-write faults. A read's run is mapped
+ * last: the reader is counted before it wakes (it may unmap at once, and be measured). Data
+ * appeared under the fault since (or the file cannot be walked): the page alone, as the
+ * kernel's own fault would have had it a moment earlier. Returns 0 or -errno; *@w is the
+ * window.
  */
 static int map_zero_around(const struct ucow_region *r, const struct ucow_fault *f,
 			   struct window *w, unsigned long *found)
@@ -221,11 +214,9 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 		ret = fill_private(f->addr);
 		if (ret < 0)
 			return ret;
-		/* Answered: what fails from here (a layout changing, EAGAIN) leaves holes
-		 * missing, to fault as any other. The walk finds the written page present. */
-		map_zero_but_fault(r, f, w, &run, &holes);
-		if (run.end - run.start > UCOW_PAGE_SIZE || run.start != f->addr)
-			map_zero_range(run.start, run.end);
+		/* Answered: what fails from here leaves holes missing, to fault as any other. */
+		if (map_zero_but_fault(r, f, w, &run, &holes) == 0 && run.end - run.start > UCOW_PAGE_SIZE)
+			map_zero_range(run.start, run.end);	/* (the walk found the page a hole) */
 		return 0;
 	}
 	ret = map_zero_but_fault(r, f, w, &run, &holes);
