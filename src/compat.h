@@ -132,6 +132,14 @@ struct uffdio_poison {
 #ifndef MADV_DONTNEED_LOCKED
 #define MADV_DONTNEED_LOCKED 24
 #endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+/* KSM for the whole process (6.4) */
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE 67
+#define PR_GET_MEMORY_MERGE 68
+#endif
 #ifndef SYS_SECCOMP
 #define SYS_SECCOMP 1
 #endif

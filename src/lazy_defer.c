@@ -13,10 +13,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "compat.h"
 #include "engine.h"
+#include "filter_probe.h"
 #include "foreign_uffd.h"
 #include "handler.h"
 #include "lazy_defer.h"
@@ -45,7 +47,8 @@ static struct {
 	size_t madvise;
 } thp_size;
 
-/* Some VMA may carry a flag only smaps shows (MADV_HUGEPAGE, DONTFORK, WIPEONFORK): read it. */
+/* Some VMA may carry a flag only smaps shows (MADV_HUGEPAGE, DONTFORK, WIPEONFORK, MERGEABLE):
+ * read it. */
 static atomic_bool vma_advice_seen;
 /* One lazy memset at a time changes the registry. */
 static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -116,6 +119,9 @@ void lazy_defer_init(ucow_memset_fn real)
 	/* glibc's malloc then advises MADV_HUGEPAGE itself, without calling madvise. */
 	if (tunables && strstr(tunables, "glibc.malloc.hugetlb="))
 		lazy_defer_advice_seen();
+	/* KSM merging for the whole process, from a parent: every new VMA is mergeable. */
+	if (filter_allows(UCOW_SYS_PRCTL) && prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) == 1)
+		lazy_defer_advice_seen();
 }
 
 void lazy_defer_advice_seen(void)
@@ -160,7 +166,7 @@ static int vma_at(int maps, uintptr_t addr, struct lazy_vma *l)
 			l->flags = 0;
 		else if (l->flags < 0)		/* cannot tell: assume the worst */
 			l->flags = PROCFS_VMF_HG | PROCFS_VMF_DC;
-		if (l->flags & (PROCFS_VMF_DC | PROCFS_VMF_WF | PROCFS_VMF_GD))
+		if (l->flags & (PROCFS_VMF_DC | PROCFS_VMF_WF | PROCFS_VMF_GD | PROCFS_VMF_MG))
 			l->anon = false;
 	}
 	return 0;

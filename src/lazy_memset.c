@@ -111,17 +111,31 @@ static void materialize(const struct lazy_parts *p)
 	}
 }
 
+/* Advice after which a page must be there, as the kernel's memset would have left it. */
+static bool needs_pages(int advice)
+{
+	switch (advice) {
+	case MADV_HUGEPAGE:	/* a huge page needs all its pages */
+	case MADV_COLLAPSE:	/* refused where a registered range has a page missing */
+	case MADV_DONTFORK:	/* a child must see nothing (DONTFORK) or zeroes (WIPEONFORK) */
+	case MADV_WIPEONFORK:
+	case MADV_MERGEABLE:	/* KSM merges only the pages that are there */
+		return true;
+	}
+	return false;
+}
+
 /*
  * madvise, before the real call: advice that makes deferring wrong from now on (MADV_HUGEPAGE,
- * MADV_WIPEONFORK, MADV_DONTFORK) is noted, and deferred pages under it are filled first, so
- * that huge pages and fork-time semantics stay the kernel's.
+ * MADV_WIPEONFORK, MADV_DONTFORK, MADV_MERGEABLE) is noted, and deferred pages under any
+ * advice that needs them are filled first, so that huge pages, fork-time semantics and KSM
+ * stay the kernel's.
  */
 static void lazy_memset_advise(uintptr_t start, uintptr_t end, int advice)
 {
 	struct lazy_parts p;
 
-	if (advice != MADV_HUGEPAGE && advice != MADV_NOHUGEPAGE && advice != MADV_DONTFORK &&
-	    advice != MADV_WIPEONFORK)
+	if (!needs_pages(advice) && advice != MADV_NOHUGEPAGE)
 		return;
 	if (!atomic_load_explicit(&armed_min, memory_order_relaxed) || !ucow_enabled)
 		return;
@@ -132,14 +146,11 @@ static void lazy_memset_advise(uintptr_t start, uintptr_t end, int advice)
 	 * handler before it returned, maybe not applied yet: a dead entry would be filled here,
 	 * in whatever is mapped there now. */
 	handler_barrier();
-	/* A huge page needs all its pages; a child must see zeroes (WIPEONFORK) or nothing
-	 * (DONTFORK) where the parent's pages are deferred: give them their value now. */
-	lazy_parts(start, end, &p);
-	if (p.overflow) {
-		ucow_warn("lazy-memset", "too many deferred ranges under madvise(%d) at %#lx: "
-			  "some stay deferred", advice, (unsigned long)start);
-	}
-	materialize(&p);
+	/* Each batch leaves the registry as it is filled: the next one is the rest. */
+	do {
+		lazy_parts(start, end, &p);
+		materialize(&p);
+	} while (p.overflow && p.n);
 }
 
 static int lazy_advise_before(uintptr_t start, uintptr_t end, int advice)

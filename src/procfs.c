@@ -280,7 +280,7 @@ int procfs_vma_flags(uintptr_t start)
 {
 	static const struct { char name[3]; unsigned int flag; } known[] = {
 		{ "hg", PROCFS_VMF_HG }, { "nh", PROCFS_VMF_NH }, { "dc", PROCFS_VMF_DC },
-		{ "wf", PROCFS_VMF_WF }, { "gd", PROCFS_VMF_GD },
+		{ "wf", PROCFS_VMF_WF }, { "gd", PROCFS_VMF_GD }, { "mg", PROCFS_VMF_MG },
 	};
 	struct procfs_lines l;
 	char line[256];

@@ -80,6 +80,7 @@ bool procfs_vma_query_usable(void);
 #define PROCFS_VMF_DC (1u << 2)	/* MADV_DONTFORK */
 #define PROCFS_VMF_WF (1u << 3)	/* MADV_WIPEONFORK */
 #define PROCFS_VMF_GD (1u << 4)	/* grows down: a stack */
+#define PROCFS_VMF_MG (1u << 5)	/* KSM may merge it (MADV_MERGEABLE, PR_SET_MEMORY_MERGE) */
 
 /* The PROCFS_VMF_* flags of the VMA starting at @start (smaps is read only that far): >= 0,
  * or -errno (-ENOENT: no VMA starts there). */
