@@ -45,6 +45,7 @@ void interpose_resolve(void)
 	ucow_next._exit = dlsym(RTLD_NEXT, "_exit");
 	ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
 	ucow_next.clone = dlsym(RTLD_NEXT, "clone");
+	ucow_next.prctl = dlsym(RTLD_NEXT, "prctl");
 	own_code_find();
 }
 

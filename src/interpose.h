@@ -16,6 +16,7 @@ struct ucow_next {
 	void (*_exit)(int status) __attribute__((noreturn));
 	int (*ioctl)(int fd, unsigned long request, ...);
 	int (*clone)(int (*fn)(void *), void *stack, int flags, void *arg, ...);
+	int (*prctl)(int option, ...);
 };
 
 /* Filled once at start-up; a NULL entry means "not resolved yet": use the raw syscall. */

@@ -1,6 +1,5 @@
 /* ksm.c: prctl as the program sees it. PR_SET_MEMORY_MERGE makes every mapping mergeable, and
  * KSM merges only pages that are there: the policies fill theirs first, as for MADV_MERGEABLE. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -11,12 +10,11 @@
 
 #include "compat.h"
 #include "config.h"
+#include "interpose.h"
 #include "policy.h"
 #include "sys.h"
 
 #define EXPORT __attribute__((visibility("default")))
-
-static int (*next_prctl)(int option, ...);
 
 /* Every mapping of the process is mergeable from now on, and new ones will be. */
 static void merge_all(void)
@@ -40,10 +38,9 @@ EXPORT int prctl(int option, ...)
 	for (int i = 0; i < 4; i++)
 		arg[i] = va_arg(ap, unsigned long);
 	va_end(ap);
-	if (!next_prctl)
-		next_prctl = (int (*)(int, ...))dlsym(RTLD_NEXT, "prctl");
-	if (next_prctl)
-		ret = next_prctl(option, arg[0], arg[1], arg[2], arg[3]);
+	/* Before start-up resolved it (a constructor that runs first): the system call. */
+	if (ucow_next.prctl)
+		ret = ucow_next.prctl(option, arg[0], arg[1], arg[2], arg[3]);
 	else
 		ret = (int)syscall(SYS_prctl, option, arg[0], arg[1], arg[2], arg[3]);
 	if (ret == 0 && option == PR_SET_MEMORY_MERGE && arg[0] && ucow_enabled)
