@@ -129,6 +129,23 @@ void lazy_defer_advice_seen(void)
 	atomic_store(&vma_advice_seen, true);
 }
 
+void lazy_defer_hold(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, old);
+	in_lazy_memset = true;
+	pthread_mutex_lock(&defer_lock);
+}
+
+void lazy_defer_release(const sigset_t *old)
+{
+	pthread_mutex_unlock(&defer_lock);
+	in_lazy_memset = false;
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
 void lazy_defer_fork_child(void)
 {
 	pthread_mutex_init(&defer_lock, NULL);
@@ -213,6 +230,15 @@ void lazy_forget_parts(const struct lazy_parts *p)
 		engine_unmanage(p->v[i].start, p->v[i].end);
 }
 
+static size_t parts_bytes(const struct lazy_parts *p)
+{
+	size_t bytes = 0;
+
+	for (size_t i = 0; i < p->n; i++)
+		bytes += p->v[i].end - p->v[i].start;
+	return bytes;
+}
+
 struct hull {
 	uintptr_t cursor;	/* end of the last present run seen */
 	uintptr_t lo, hi;	/* the pages never touched lie in [lo, hi) */
@@ -251,35 +277,21 @@ static void write_run(uintptr_t s, uintptr_t e, void *arg)
 }
 
 /*
- * Gives [start,end) (inside one registered VMA) the value @id from now on: the regions of
- * lazy memset already there get it in place, the gaps between them are registered.
- * Returns false (nothing left half done) when the gaps could not be registered.
+ * Gives [start,end) (inside one VMA) the value @id from now on: one new region (a birth of its
+ * own) over it, in place of the regions of lazy memset already there. Never the old entries
+ * revalued in place: one may be a dead mapping's that another thread just unmapped, whose
+ * notice forgets it by its birth and would take the new value with it. Returns false
+ * (nothing left half done) when the range could not be registered.
  */
 static bool manage_value(uintptr_t start, uintptr_t end, int id, const struct lazy_parts *p)
 {
-	uintptr_t at = start;
-	long changed;
-
+	if (engine_manage(start, end - start, &ucow_lazy_memset_policy, -1, start, (uint64_t)id,
+			  PROT_READ | PROT_WRITE) < 0)
+		return false;
 	if (p->n) {
-		changed = registry_set_data(&ucow_registry, start, end, &ucow_lazy_memset_policy,
-					    (uint64_t)id);
-		if (changed < 0)
-			return false;
-		ucow_count(&lazy_counters[LAZY_PAGES_REVALUED], (unsigned long)changed / UCOW_PAGE_SIZE);
+		ucow_count(&lazy_counters[LAZY_PAGES_REVALUED], parts_bytes(p) / UCOW_PAGE_SIZE);
 		/* A fault the handler is filling from the old value ends before we go on. */
 		handler_barrier();
-	}
-	for (size_t i = 0; i <= p->n; i++) {
-		uintptr_t gap_end = i < p->n ? p->v[i].start : end;
-
-		if (gap_end > at && engine_manage(at, gap_end - at, &ucow_lazy_memset_policy, -1,
-						  at, (uint64_t)id, PROT_READ | PROT_WRITE) < 0)
-			return false;
-		if (i < p->n) {
-			/* An entry the kernel may have dropped (unmapped and mapped again). */
-			registration_add(p->v[i].start, p->v[i].end);
-			at = p->v[i].end;
-		}
 	}
 	return true;
 }

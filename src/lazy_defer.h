@@ -5,6 +5,7 @@
 #define UCOW_LAZY_DEFER_H
 
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +46,11 @@ void *lazy_defer_memset(void *s, int c, size_t n, const void *caller);
 /* Some VMA may carry MADV_HUGEPAGE, MADV_DONTFORK or MADV_WIPEONFORK: from now on each
  * memset reads /proc/self/smaps to know. */
 void lazy_defer_advice_seen(void);
+
+/* No lazy memset changes the registry from now until lazy_defer_release() (this thread's
+ * signals blocked meanwhile, its own memsets written for real). */
+void lazy_defer_hold(sigset_t *old);
+void lazy_defer_release(const sigset_t *old);
 
 /* The fork child: the lock of the one memset that changes the registry at a time may have
  * been held by a thread that does not exist there. */

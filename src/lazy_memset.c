@@ -29,6 +29,7 @@
 #include "region.h"
 #include "stats.h"
 #include "sys.h"
+#include "unmap.h"
 #include "window.h"
 
 /* The smallest memset deferred, once libucow-memset.so is armed; 0 while lazy memset is off. */
@@ -102,12 +103,30 @@ static void fill_deferred(const struct ucow_region *r)
 			  "pages read zero", (unsigned long)r->start, (unsigned long)r->end);
 }
 
-/* Fills every deferred page of @p (as a touch would) and hands the ranges to the kernel. */
-static void materialize(const struct lazy_parts *p)
+static bool same_birth(const struct ucow_region *r, void *arg)
+{
+	return r->birth == *(const uint64_t *)arg;
+}
+
+/*
+ * Fills every deferred page of @p (as a touch would) and forgets the ranges, by birth: another
+ * thread may have unmapped one since @p was taken, and mapped and managed the address again.
+ * A range is unregistered too when no other thread could have: left registered, a page
+ * discarded later faults to the handler, which knows no value there and gives zeroes, as
+ * the kernel would. Lazy memset is held (lazy_defer_hold).
+ */
+static void materialize(const struct lazy_parts *p, bool alone)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		fill_deferred(&p->v[i]);
-		engine_unmanage(p->v[i].start, p->v[i].end);
+		const struct ucow_region *r = &p->v[i];
+		uint64_t birth = r->birth;
+
+		if (!registry_any(&ucow_registry, r->start, r->end, same_birth, &birth))
+			continue;
+		fill_deferred(r);
+		registry_remove_birth(&ucow_registry, r->start, r->end, birth);
+		if (alone)
+			engine_unmanage(r->start, r->end);
 	}
 }
 
@@ -134,6 +153,8 @@ static bool needs_pages(int advice)
 static void lazy_memset_advise(uintptr_t start, uintptr_t end, int advice)
 {
 	struct lazy_parts p;
+	sigset_t old;
+	bool alone;
 
 	if (!needs_pages(advice) && advice != MADV_NOHUGEPAGE)
 		return;
@@ -147,10 +168,13 @@ static void lazy_memset_advise(uintptr_t start, uintptr_t end, int advice)
 	 * in whatever is mapped there now. */
 	handler_barrier();
 	/* Each batch leaves the registry as it is filled: the next one is the rest. */
+	lazy_defer_hold(&old);
+	alone = program_alone();
 	do {
 		lazy_parts(start, end, &p);
-		materialize(&p);
+		materialize(&p, alone);
 	} while (p.overflow && p.n);
+	lazy_defer_release(&old);
 }
 
 static int lazy_advise_before(uintptr_t start, uintptr_t end, int advice)

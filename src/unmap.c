@@ -18,7 +18,7 @@
  * Whether this thread is the program's only one (besides the handler): then nothing else
  * can touch a range it unmaps. /proc/self/stat's 20th field counts the threads.
  */
-static bool program_alone(void)
+bool program_alone(void)
 {
 	long threads = procfs_stat_field("/proc/self/stat", 20);
 

@@ -31,6 +31,8 @@ struct unmap_first {
 	} v[UNMAP_FIRST_MAX];
 };
 void unmap_begin(uintptr_t start, uintptr_t end, struct unmap_first *u);
+/* Whether the calling thread is the program's only one (the handler aside). */
+bool program_alone(void);
 void unmap_end(uintptr_t start, uintptr_t end, const struct unmap_first *u, bool unmapped);
 
 #endif

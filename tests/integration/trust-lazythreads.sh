@@ -1,0 +1,19 @@
+# trust-lazythreads.sh: lazy memset in threads that map, memset, check and unmap blocks while
+# another thread acts on the same addresses. A block another thread had just unmapped took
+# over the dead mapping's entry in place, and the notice of that unmap then forgot it by its
+# birth: pages read zero. Advice (MADV_COLLAPSE, MADV_HUGEPAGE, PR_SET_MEMORY_MERGE) filled and
+# forgot ranges from a look taken before another thread unmapped and managed them again:
+# pages read an old value, or zero.
+. "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
+require_lib
+require_uffd
+RUN_TIMEOUT=60
+
+for c in reuse collapse hugepage merge; do
+	for round in 1 2 3; do
+		versus "$c, round $round" UCOW_LAZY_MEMSET=on "$PROGS/trust-lazythreads" $c
+		hung u || require_managed "$c" "$T/u.stats" || break
+		[ "$(rc_of u)" = 0 ] || break
+	done
+done
+finish
