@@ -1,4 +1,5 @@
 /* api.c: the public functions of include/ucow.h that are not a policy's own. */
+#include "cancel.h"
 #include "stats_report.h"
 #include "ucow.h"
 
@@ -11,5 +12,6 @@ EXPORT const char *ucow_version(void)
 
 EXPORT long ucow_stats_json(char *buf, size_t size)
 {
+	UCOW_NO_CANCEL;
 	return stats_format(buf, size);
 }

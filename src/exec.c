@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "stats_report.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -65,26 +66,31 @@ static int run_execvpe(const char *file, char *const argv[], char *const envp[])
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	UCOW_NO_CANCEL;
 	return run_execve(path, argv, envp);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
+	UCOW_NO_CANCEL;
 	return run_execve(path, argv, environ);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	UCOW_NO_CANCEL;
 	return run_execvpe(file, argv, envp);
 }
 
 EXPORT int execvp(const char *file, char *const argv[])
 {
+	UCOW_NO_CANCEL;
 	return run_execvpe(file, argv, environ);
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	UCOW_NO_CANCEL;
 	if (!next_exec.fexecve) {
 		errno = ENOSYS;
 		return -1;
@@ -122,6 +128,7 @@ static int run_list(const char *file, const char *arg, va_list ap, bool search, 
 
 EXPORT int execl(const char *path, const char *arg, ...)
 {
+	UCOW_NO_CANCEL;
 	va_list ap;
 	int ret;
 
@@ -133,6 +140,7 @@ EXPORT int execl(const char *path, const char *arg, ...)
 
 EXPORT int execlp(const char *file, const char *arg, ...)
 {
+	UCOW_NO_CANCEL;
 	va_list ap;
 	int ret;
 
@@ -144,6 +152,7 @@ EXPORT int execlp(const char *file, const char *arg, ...)
 
 EXPORT int execle(const char *path, const char *arg, ...)
 {
+	UCOW_NO_CANCEL;
 	va_list ap;
 	int ret;
 

@@ -6,6 +6,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "interpose.h"
 #include "stats_report.h"
 
@@ -13,6 +14,7 @@
 
 EXPORT void _exit(int status)
 {
+	UCOW_NO_CANCEL;
 	stats_at_exit();
 	if (!ucow_next._exit)
 		ucow_next._exit = dlsym(RTLD_NEXT, "_exit");

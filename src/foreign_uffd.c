@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "config.h"
 #include "foreign_uffd.h"
 #include "materialise.h"
@@ -84,8 +85,11 @@ EXPORT int ioctl(int fd, unsigned long request, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	if (request == UFFDIO_REGISTER && ucow_enabled &&
-	    !own_code_has(__builtin_return_address(0)))
+	    !own_code_has(__builtin_return_address(0))) {
+		UCOW_NO_CANCEL;
+
 		step_aside_for(arg);
+	}
 	if (!ucow_next.ioctl)
 		ucow_next.ioctl = dlsym(RTLD_NEXT, "ioctl");
 	if (ucow_next.ioctl)

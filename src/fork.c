@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "config.h"
 #include "engine_fork.h"
 #include "fdtable.h"
@@ -74,6 +75,7 @@ static void fork_child(void)
  */
 EXPORT int clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
 {
+	UCOW_NO_CANCEL;
 	void *ptid, *tls, *ctid;
 	va_list ap;
 
@@ -106,6 +108,7 @@ static pid_t raw_fork(void)
 
 EXPORT pid_t _Fork(void)
 {
+	UCOW_NO_CANCEL;
 	pid_t pid;
 
 	if (!ucow_next._Fork)

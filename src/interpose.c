@@ -15,6 +15,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "compat.h"
 #include "config.h"
 #include "filter_probe.h"
@@ -162,6 +163,7 @@ static void *map_fixed_managed(const struct ucow_mmap_call *call,
 
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
+	UCOW_NO_CANCEL;
 	struct ucow_mmap_call call = {
 		.addr = addr, .len = len, .prot = prot, .flags = flags, .fd = fd, .off = off,
 	};
@@ -219,6 +221,7 @@ EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t o
 
 EXPORT int munmap(void *addr, size_t len)
 {
+	UCOW_NO_CANCEL;
 	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);
 	struct unmap_first u;
 	int ret, saved_errno;
@@ -280,6 +283,7 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
+	UCOW_NO_CANCEL;
 	void *new_addr = NULL, *p;
 	uintptr_t o = UCOW_PAGE_DOWN(old);
 	size_t olen = UCOW_PAGE_UP(old_len), nlen = UCOW_PAGE_UP(new_len);
@@ -313,6 +317,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 
 EXPORT int mprotect(void *addr, size_t len, int prot)
 {
+	UCOW_NO_CANCEL;
 	uintptr_t start = UCOW_PAGE_DOWN(addr), end = UCOW_PAGE_UP((uintptr_t)addr + len);
 	int ret = ucow_next.mprotect ? ucow_next.mprotect(addr, len, prot)
 				     : sys_mprotect(addr, len, prot);
@@ -390,6 +395,7 @@ static ssize_t advise_self(int pidfd, const struct iovec *iov, size_t n, int adv
 EXPORT ssize_t process_madvise(int pidfd, const struct iovec *iov, size_t n, int advice,
 			       unsigned int flags)
 {
+	UCOW_NO_CANCEL;
 	ssize_t ret;
 
 	if (ucow_enabled) {
@@ -422,6 +428,7 @@ static void guards_left(uintptr_t start, uintptr_t end)
  */
 EXPORT int madvise(void *addr, size_t len, int advice)
 {
+	UCOW_NO_CANCEL;
 	uintptr_t start = (uintptr_t)addr, end = UCOW_PAGE_UP(start + len);
 	int given = advice, ret, saved_errno;
 

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "compat.h"
 #include "config.h"
 #include "interpose.h"
@@ -20,6 +21,7 @@
 static void merge_all(void)
 {
 	int saved_errno = errno;
+	UCOW_NO_CANCEL;
 
 	for_each_policy(pp)
 		if ((*pp)->advise_before)

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "compat.h"
 #include "engine.h"
 #include "filter_probe.h"
@@ -494,6 +495,8 @@ void *lazy_defer_memset(void *s, int c, size_t n, const void *caller)
 
 	if (e < a || lo >= hi || !ucow_enabled || in_lazy_memset || own_code_has(caller))
 		return real_memset(s, c, n);
+	UCOW_NO_CANCEL;
+
 	ucow_count(&lazy_counters[LAZY_CALLS], 1);
 	if (all_resident(lo, hi)) {
 		ucow_count(&lazy_counters[LAZY_RESIDENT], 1);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "config.h"
 #include "log.h"
 #include "pin_fork.h"
@@ -76,6 +77,7 @@ static int range_of(const void *addr, size_t len, uintptr_t *start, uintptr_t *e
 
 EXPORT int ucow_pin(void *addr, size_t len)
 {
+	UCOW_NO_CANCEL;
 	uintptr_t start, end;
 	sigset_t old;
 	int ret;
@@ -98,6 +100,7 @@ EXPORT int ucow_pin(void *addr, size_t len)
 
 EXPORT int ucow_unpin(void *addr, size_t len)
 {
+	UCOW_NO_CANCEL;
 	uintptr_t start, end, keep[2][2];
 	sigset_t old;
 	int ret = range_of(addr, len, &start, &end);

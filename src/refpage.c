@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cancel.h"
 #include "compat.h"
 #include "config.h"
 #include "engine.h"
@@ -87,6 +88,7 @@ static void repeat_pattern(unsigned char *page, size_t size)
 
 EXPORT int ucow_refpage_create(const void *content, size_t size, unsigned long flags)
 {
+	UCOW_NO_CANCEL;
 	unsigned char page[UCOW_PAGE_SIZE];
 	int fd, id, err;
 	ssize_t n;

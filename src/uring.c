@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cancel.h"
 #include "pin.h"
 #include "pin_ring.h"
 #include "trap.h"
@@ -81,6 +82,7 @@ static long make_buffers(const struct call *c)
 EXPORT int io_uring_register_buffers(struct io_uring *ring, const struct iovec *iovecs,
 				     unsigned nr_iovecs)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_buffers, ring, iovecs, NULL, 0, nr_iovecs,
 			  .fn = NEXT(io_uring_register_buffers) };
 
@@ -98,6 +100,7 @@ static long make_buffers_tags(const struct call *c)
 EXPORT int io_uring_register_buffers_tags(struct io_uring *ring, const struct iovec *iovecs,
 					  const __u64 *tags, unsigned nr)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_buffers_tags, ring, iovecs, tags, 0, nr,
 			  .fn = NEXT(io_uring_register_buffers_tags) };
 	struct io_uring_rsrc_register rr = {
@@ -118,6 +121,7 @@ static long make_buffers_sparse(const struct call *c)
 
 EXPORT int io_uring_register_buffers_sparse(struct io_uring *ring, unsigned nr)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_buffers_sparse, ring, NULL, NULL, 0, nr,
 			  .fn = NEXT(io_uring_register_buffers_sparse) };
 	struct io_uring_rsrc_register rr = { .nr = nr, .flags = IORING_RSRC_REGISTER_SPARSE };
@@ -137,6 +141,7 @@ EXPORT int io_uring_register_buffers_update_tag(struct io_uring *ring, unsigned 
 						const struct iovec *iovecs, const __u64 *tags,
 						unsigned nr)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_buffers_update_tag, ring, iovecs, tags, off, nr,
 			  .fn = NEXT(io_uring_register_buffers_update_tag) };
 	struct io_uring_rsrc_update2 up = {
@@ -158,6 +163,7 @@ static long make_unregister_buffers(const struct call *c)
 
 EXPORT int io_uring_unregister_buffers(struct io_uring *ring)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_unregister_buffers, ring, .fn = NEXT(io_uring_unregister_buffers) };
 
 	if (!pins_active() && c.fn)
@@ -173,6 +179,7 @@ static long make_buf_ring(const struct call *c)
 EXPORT int io_uring_register_buf_ring(struct io_uring *ring, struct io_uring_buf_reg *reg,
 				      unsigned int flags)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_buf_ring, ring, .reg = reg, .flags = flags,
 			  .fn = NEXT(io_uring_register_buf_ring) };
 
@@ -188,6 +195,7 @@ static long make_unregister_buf_ring(const struct call *c)
 
 EXPORT int io_uring_unregister_buf_ring(struct io_uring *ring, int bgid)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_unregister_buf_ring, ring, .bgid = bgid,
 			  .fn = NEXT(io_uring_unregister_buf_ring) };
 	struct io_uring_buf_reg reg = { .bgid = (__u16)bgid };
@@ -207,6 +215,7 @@ static long make_register(const struct call *c)
 EXPORT int io_uring_register(unsigned int fd, unsigned int opcode, const void *arg,
 			     unsigned int nr_args)
 {
+	UCOW_NO_CANCEL;
 	struct call c = { make_register, .fd = (int)fd, .opcode = opcode, .arg = arg,
 			  .nr = nr_args, .fn = NEXT(io_uring_register) };
 
@@ -219,6 +228,7 @@ EXPORT int io_uring_register(unsigned int fd, unsigned int opcode, const void *a
  * which then keeps the parent's pages; the parent no longer sees them as its pins). */
 EXPORT void io_uring_queue_exit(struct io_uring *ring)
 {
+	UCOW_NO_CANCEL;
 	void (*next)(struct io_uring *) = NEXT(io_uring_queue_exit);
 	int fd = ring->ring_fd;
 
