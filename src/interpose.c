@@ -240,6 +240,11 @@ EXPORT int munmap(void *addr, size_t len)
 	return ret;
 }
 
+static bool remaps_content(const struct ucow_region *r, void *arg)
+{
+	return !r->policy->remap_zero;
+}
+
 /* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen). */
 static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old,
 			  bool src_managed)
@@ -260,10 +265,11 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 			registry_move(&ucow_registry, o, n, kept, keep_old);
 		else if (!src_managed)
 			registry_remove(&ucow_registry, n, n + nlen);
-		else if (keep_old)
+		else if (keep_old && registry_any(&ucow_registry, n, n + kept, remaps_content, NULL))
 			/* MREMAP_DONTUNMAP: the kernel keeps the old range, registered, as the same
-			 * kind of mapping; its event moved the regions away. A policy whose old
-			 * range reads otherwise (anonymous: zeroes) says so in its remapped op. */
+			 * kind of mapping; its event moved the regions away. Not those whose old
+			 * range reads zeroes (remap_zero): a fault there finds nothing and gets
+			 * zeroes. */
 			registry_move(&ucow_registry, n, o, kept, true);
 		if (!keep_old)
 			registry_remove(&ucow_registry, o, o + olen);
@@ -272,7 +278,7 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 	}
 	/* The kernel extends the registration with the VMA; the registry follows. */
 	if (nlen > olen && registry_lookup(&ucow_registry, n + olen - 1, &last, false) &&
-	    last.end == n + olen) {
+	    last.end == n + olen && !last.policy->remap_zero) {
 		last.offset += n + olen - last.start;
 		last.start = n + olen;
 		last.end = n + nlen;

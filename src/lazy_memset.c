@@ -307,6 +307,7 @@ const struct ucow_policy ucow_lazy_memset_policy = {
 	.materialise = pattern_materialise,
 	/* DONTNEED makes a filled page read zero, as the kernel's would: nothing of ours left. */
 	.plain_when_filled = true,
+	.remap_zero = true,
 	.regions_counter = &lazy_counters[LAZY_REGIONS],
 	.account = lazy_account,
 	.live_clear = lazy_live_clear,

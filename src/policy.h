@@ -105,6 +105,13 @@ struct ucow_policy {
 	/* Once materialised, @r is plain memory and may leave ucow (nothing else is deferred). */
 	bool plain_when_filled;
 	/*
+	 * What mremap adds beside a region (growth) or leaves behind it (the old range of
+	 * MREMAP_DONTUNMAP) reads zeroes, as new anonymous memory does: the registry never
+	 * extends the region there, not even for a moment (a fault meanwhile would get its
+	 * content for good).
+	 */
+	bool remap_zero;
+	/*
 	 * @r was handed back to the kernel for good (after materialise): undoes what
 	 * ucow mapped ahead of need, so that the pages the program never touched are missing
 	 * again, as the kernel would have left them (the program's own userfaultfd must see
