@@ -204,6 +204,31 @@ static void lazy_advise_after(uintptr_t start, uintptr_t end, int advice)
 	forget_range(start, end);
 }
 
+static bool any_region(const struct ucow_region *r, void *arg)
+{
+	return true;
+}
+
+/*
+ * What mremap made that reads zero (remap_zero: no region was extended there) but is
+ * registered with the moved VMA goes back to the kernel: not a round trip per page to learn
+ * that it reads zero. Not where a memset of another thread was deferred since.
+ */
+static void give_back_new(uintptr_t start, uintptr_t end)
+{
+	sigset_t old;
+
+	lazy_defer_hold(&old);
+	if (!registry_any(&ucow_registry, start, end, any_region, NULL))
+		engine_unmanage(start, end);
+	lazy_defer_release(&old);
+}
+
+static bool is_lazy(const struct ucow_region *r, void *arg)
+{
+	return r->policy == &ucow_lazy_memset_policy;
+}
+
 /*
  * mremap: new pages (growth) and the source of MREMAP_DONTUNMAP are plain anonymous memory that
  * reads zero, not the deferred value.
@@ -211,13 +236,14 @@ static void lazy_advise_after(uintptr_t start, uintptr_t end, int advice)
 static void lazy_memset_remapped(uintptr_t old, size_t old_len, uintptr_t new, size_t new_len,
 				 int flags)
 {
-	if (!registry_may_overlap(&ucow_registry, old, old + old_len) &&
-	    !registry_may_overlap(&ucow_registry, new, new + new_len))
+	size_t kept = old_len < new_len ? old_len : new_len;
+
+	if (!kept || !registry_any(&ucow_registry, new, new + kept, is_lazy, NULL))
 		return;
-	if (new_len > old_len && old_len)
-		forget_range(new + old_len, new + new_len);
+	if (new_len > old_len)
+		give_back_new(new + old_len, new + new_len);
 	if (flags & MREMAP_DONTUNMAP)
-		forget_range(old, old + old_len);
+		give_back_new(old, old + old_len);
 }
 
 /* ---- the policy ------------------------------------------------------------------------ */
