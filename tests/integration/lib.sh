@@ -214,3 +214,17 @@ versus() {
 	fi
 	return 0
 }
+
+# versus_rounds CASE ROUNDS [VAR=VALUE...] COMMAND [ARGS...]: versus, ROUNDS times (a race
+# may show only now and then), each ucow run proving it managed memory; stops at the first
+# round that fails.
+versus_rounds() {
+	vr_case=$1
+	vr_rounds=$2
+	shift 2
+	for vr_round in $(seq "$vr_rounds"); do
+		versus "$vr_case, round $vr_round" "$@"
+		hung u || require_managed "$vr_case" "$T/u.stats" || return 0
+		[ "$(rc_of u)" = 0 ] || return 0
+	done
+}

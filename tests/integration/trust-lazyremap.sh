@@ -8,10 +8,6 @@ require_uffd
 RUN_TIMEOUT=60
 
 for c in dontunmap grow; do
-	for round in 1 2; do
-		versus "$c, round $round" UCOW_LAZY_MEMSET=on "$PROGS/trust-lazyremap" $c
-		hung u || require_managed "$c" "$T/u.stats" || break
-		[ "$(rc_of u)" = 0 ] || break
-	done
+	versus_rounds "$c" 2 UCOW_LAZY_MEMSET=on "$PROGS/trust-lazyremap" $c
 done
 finish

@@ -10,10 +10,6 @@ require_uffd
 RUN_TIMEOUT=60
 
 for c in reuse collapse hugepage merge; do
-	for round in 1 2 3; do
-		versus "$c, round $round" UCOW_LAZY_MEMSET=on "$PROGS/trust-lazythreads" $c
-		hung u || require_managed "$c" "$T/u.stats" || break
-		[ "$(rc_of u)" = 0 ] || break
-	done
+	versus_rounds "$c" 3 UCOW_LAZY_MEMSET=on "$PROGS/trust-lazythreads" $c
 done
 finish

@@ -21,12 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MADV_COLLAPSE
-#define MADV_COLLAPSE 25
-#endif
-#ifndef PR_SET_MEMORY_MERGE
-#define PR_SET_MEMORY_MERGE 67
-#endif
+#include "mm-abi.h"
 
 #define BLOCK (2UL << 20)
 #define VALUE 0xcf

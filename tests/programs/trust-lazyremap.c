@@ -22,9 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
+#include "mm-abi.h"
 
 #define LEN (4UL << 20)
 #define ROUNDS 200
