@@ -24,6 +24,7 @@
 #include "handler.h"
 #include "lazy_defer.h"
 #include "own_code.h"
+#include "own_fd.h"
 #include "pagemap.h"
 #include "pattern.h"
 #include "pin.h"
@@ -389,6 +390,7 @@ static bool registry_lock_free(void)
  */
 static uintptr_t lazy_range(uintptr_t lo, uintptr_t hi, unsigned char c, size_t *written)
 {
+	struct own_fd pagemap, maps_file = { .fd = -1 };
 	int maps = -1, pm, id = 0;
 	uintptr_t addr;
 
@@ -408,11 +410,12 @@ static uintptr_t lazy_range(uintptr_t lo, uintptr_t hi, unsigned char c, size_t 
 		if (id <= 0)
 			return lo;
 	}
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	pm = own_fd_open(&pagemap, "/proc/self/pagemap");
 	if (pm < 0)
 		return lo;
+	lazy_scan_bind(&pagemap);
 	if (procfs_vma_query_usable())
-		maps = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+		maps = own_fd_open(&maps_file, "/proc/self/maps");
 	for (addr = lo; addr < hi;) {
 		struct lazy_vma v;
 		uintptr_t end, guard, blo, bhi;
@@ -451,9 +454,9 @@ static uintptr_t lazy_range(uintptr_t lo, uintptr_t hi, unsigned char c, size_t 
 		}
 		addr = end;
 	}
-	if (maps >= 0)
-		close(maps);
-	close(pm);
+	own_fd_close(&maps_file);
+	lazy_scan_bind(NULL);
+	own_fd_close(&pagemap);
 	return addr;
 }
 

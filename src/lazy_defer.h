@@ -69,6 +69,11 @@ void lazy_parts(uintptr_t start, uintptr_t end, struct lazy_parts *p);
 /* Unregisters the regions of @p: their pages read zero again (those never touched). */
 void lazy_forget_parts(const struct lazy_parts *p);
 
+struct own_fd;
+/* The descriptor this thread's lazy memset reads the pagemap through (NULL: none): what the
+ * two calls below read through it counts only while it is still ucow's (-EBADF otherwise). */
+void lazy_scan_bind(const struct own_fd *pm);
+
 /*
  * Calls @fn on each run of pages in [start,end) that are present or swapped out (a page
  * that is neither was never touched, or was discarded), through @pm, an open

@@ -9,10 +9,25 @@
 #include "compat.h"
 #include "guards.h"
 #include "lazy_defer.h"
+#include "own_fd.h"
 #include "pagemap.h"
 
 /* PAGEMAP_SCAN: 0 untried or works, -1 missing (/proc/self/pagemap is read instead). */
 static atomic_int pagemap_scan_missing;
+
+/* The pagemap descriptor of this thread's lazy memset, in the program's table. */
+static __thread const struct own_fd *scanning;
+
+void lazy_scan_bind(const struct own_fd *pm)
+{
+	scanning = pm;
+}
+
+/* What was read through @pm is this process's pagemap (not a file the program put there). */
+static bool read_ours(int pm)
+{
+	return !scanning || scanning->fd != pm || own_fd_still(scanning);
+}
 
 /* PAGEMAP_SCAN walks only the page tables that exist; /proc/self/pagemap is the fallback. */
 int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
@@ -36,6 +51,8 @@ int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
 		while (a.start < end) {
 			long n = ioctl(pm, PAGEMAP_SCAN, &a);
 
+			if (!read_ours(pm))
+				return -EBADF;
 			if (n < 0 && a.start != start)
 				return -errno;
 			if (n < 0)
@@ -59,6 +76,8 @@ int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
 		if (n > PM_BATCH)
 			n = PM_BATCH;
 		got = pagemap_read(pm, addr, entries, n);
+		if (!read_ours(pm))
+			return -EBADF;
 		if (got <= 0)
 			return got < 0 ? (int)got : -EIO;
 		n = (size_t)got;
@@ -80,7 +99,11 @@ int lazy_present_runs(int pm, uintptr_t start, uintptr_t end,
 
 uintptr_t lazy_first_guard(int pm, uintptr_t start, uintptr_t end)
 {
+	uintptr_t guard;
+
 	if (atomic_load_explicit(&pagemap_scan_missing, memory_order_relaxed))
 		return end;
-	return guards_first_in(pm, start, end);
+	guard = guards_first_in(pm, start, end);
+	/* Read from a file of the program's: nothing is known, the memset is written. */
+	return read_ours(pm) ? guard : start;
 }
