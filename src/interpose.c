@@ -245,12 +245,43 @@ static bool remaps_content(const struct ucow_region *r, void *arg)
 	return !r->policy->remap_zero;
 }
 
+/* The regions of the range being remapped, by birth, as they were before the call. */
+#define SRC_BIRTHS 16
+struct src_births {
+	size_t n;
+	bool overflow;
+	uint64_t v[SRC_BIRTHS];
+};
+
+static void note_birth(const struct ucow_region *r, void *arg)
+{
+	struct src_births *b = arg;
+
+	if (b->n == SRC_BIRTHS)
+		b->overflow = true;
+	else
+		b->v[b->n++] = r->birth;
+}
+
+/* A region that was not there before the call: another thread's new mapping at the old
+ * address, once the kernel had moved ours away. */
+static bool born_since(const struct ucow_region *r, void *arg)
+{
+	const struct src_births *b = arg;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i] == r->birth)
+			return false;
+	return !b->overflow;
+}
+
 /* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen). */
 static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old,
-			  bool src_managed)
+			  bool src_managed, struct src_births *src)
 {
 	struct ucow_region last;
 	size_t kept = olen < nlen ? olen : nlen;
+	bool taken = !keep_old && registry_any(&ucow_registry, o, o + olen, born_since, src);
 
 	if (olen == 0)	/* a second mapping of shared memory: nothing ucow manages */
 		return;
@@ -261,7 +292,9 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 		 * ucow fills itself (eager refpages) have no event; and when nothing of ours
 		 * moved, what the kernel replaced at the destination goes.
 		 */
-		if (registry_overlaps(&ucow_registry, o, o + kept))
+		if (taken)
+			;	/* the old range is another mapping's now: ours moved by its event */
+		else if (registry_overlaps(&ucow_registry, o, o + kept))
 			registry_move(&ucow_registry, o, n, kept, keep_old);
 		else if (!src_managed)
 			registry_remove(&ucow_registry, n, n + nlen);
@@ -271,7 +304,7 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 			 * range reads zeroes (remap_zero): a fault there finds nothing and gets
 			 * zeroes. */
 			registry_move(&ucow_registry, n, o, kept, true);
-		if (!keep_old)
+		if (!keep_old && !taken)
 			registry_remove(&ucow_registry, o, o + olen);
 	} else if (nlen < olen) {
 		registry_remove(&ucow_registry, o + nlen, o + olen);
@@ -294,6 +327,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	uintptr_t o = UCOW_PAGE_DOWN(old);
 	size_t olen = UCOW_PAGE_UP(old_len), nlen = UCOW_PAGE_UP(new_len);
 	bool involved, src_managed = false;
+	struct src_births src = { 0 };
 	int saved_errno;
 	va_list ap;
 
@@ -306,14 +340,16 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		return next_mremap(old, old_len, new_len, flags, new_addr);
 	involved = managed_range(old, old_len) ||
 		   ((flags & MREMAP_FIXED) && managed_range(new_addr, new_len));
-	if (involved)
+	if (involved) {
 		src_managed = registry_overlaps(&ucow_registry, o, o + olen);
+		registry_foreach(&ucow_registry, o, o + olen, note_birth, &src);
+	}
 	p = next_mremap(old, old_len, new_len, flags, new_addr);
 	if (p == MAP_FAILED || !involved)
 		return p;
 	saved_errno = errno;
 	handler_barrier();
-	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, src_managed);
+	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, src_managed, &src);
 	for_each_policy(pp)
 		if ((*pp)->remapped)
 			(*pp)->remapped(o, olen, (uintptr_t)p, nlen, flags);
