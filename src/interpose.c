@@ -275,17 +275,19 @@ static bool born_since(const struct ucow_region *r, void *arg)
 	return !b->overflow;
 }
 
-/* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen). */
+/* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen), whose
+ * regions were @src before the call. */
 static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old,
-			  bool src_managed, struct src_births *src)
+			  struct src_births *src)
 {
 	struct ucow_region last;
 	size_t kept = olen < nlen ? olen : nlen;
-	bool taken = !keep_old && registry_any(&ucow_registry, o, o + olen, born_since, src);
+	bool src_managed = src->n || src->overflow, taken;
 
 	if (olen == 0)	/* a second mapping of shared memory: nothing ucow manages */
 		return;
 	if (n != o) {
+		taken = !keep_old && registry_any(&ucow_registry, o, o + olen, born_since, src);
 		/*
 		 * A registered range was moved already by its REMAP event (the kernel waits until
 		 * the handler reads it); moving again would drop it at the destination. Ranges
@@ -326,7 +328,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	void *new_addr = NULL, *p;
 	uintptr_t o = UCOW_PAGE_DOWN(old);
 	size_t olen = UCOW_PAGE_UP(old_len), nlen = UCOW_PAGE_UP(new_len);
-	bool involved, src_managed = false;
+	bool involved;
 	struct src_births src = { 0 };
 	int saved_errno;
 	va_list ap;
@@ -340,16 +342,14 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 		return next_mremap(old, old_len, new_len, flags, new_addr);
 	involved = managed_range(old, old_len) ||
 		   ((flags & MREMAP_FIXED) && managed_range(new_addr, new_len));
-	if (involved) {
-		src_managed = registry_overlaps(&ucow_registry, o, o + olen);
+	if (involved)
 		registry_foreach(&ucow_registry, o, o + olen, note_birth, &src);
-	}
 	p = next_mremap(old, old_len, new_len, flags, new_addr);
 	if (p == MAP_FAILED || !involved)
 		return p;
 	saved_errno = errno;
 	handler_barrier();
-	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, src_managed, &src);
+	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, &src);
 	for_each_policy(pp)
 		if ((*pp)->remapped)
 			(*pp)->remapped(o, olen, (uintptr_t)p, nlen, flags);

@@ -204,11 +204,6 @@ static void lazy_advise_after(uintptr_t start, uintptr_t end, int advice)
 	forget_range(start, end);
 }
 
-static bool any_region(const struct ucow_region *r, void *arg)
-{
-	return true;
-}
-
 /*
  * What mremap made that reads zero (remap_zero: no region was extended there) but is
  * registered with the moved VMA goes back to the kernel: not a round trip per page to learn
@@ -219,7 +214,7 @@ static void give_back_new(uintptr_t start, uintptr_t end)
 	sigset_t old;
 
 	lazy_defer_hold(&old);
-	if (!registry_any(&ucow_registry, start, end, any_region, NULL))
+	if (!registry_overlaps(&ucow_registry, start, end))
 		engine_unmanage(start, end);
 	lazy_defer_release(&old);
 }
