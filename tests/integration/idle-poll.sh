@@ -63,9 +63,17 @@ grep -q '^0$' "$T/off.faulting" && bad "off: a request of 0 was made without UCO
 if command -v setpriv >/dev/null &&
    setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+sys_ptrace \
 	--ambient-caps=+sys_ptrace true 2>/dev/null; then
+	# The build tree may be under a directory nobody cannot enter: copy what it runs.
+	dir=$(mktemp -d /tmp/ucow-idle-poll.XXXXXX) || exit 1
+	trap 'rm -rf "$dir"' EXIT
+	cp "$LIB" "$dir/libucow.so" && cp "$PROGS/fault-pace" "$dir/" || exit 1
+	chmod 755 "$dir" "$dir"/*
+	built_lib=$LIB
+	LIB=$dir/libucow.so
 	run_ucow user UCOW_IDLE_POLL=on UCOW_FAULT_AROUND=0 setpriv --reuid=nobody --regid=nogroup \
 		--clear-groups --inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace \
-		"$PROGS/fault-pace" -f 200 -s 10
+		"$dir/fault-pace" -f 200 -s 10
+	LIB=$built_lib
 	ran "not root" user
 	equal "not root" "lines on stderr" "$(wc -l <"$T/user.err")" 1
 	grep -q "^ucow: idle-poll: UCOW_IDLE_POLL=on: cannot open $DEV" "$T/user.err" ||
