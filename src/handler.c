@@ -34,6 +34,9 @@
 #define READ_BATCH 64
 #define QUEUE_SLOTS 4096	/* faults waiting: at most one per blocked thread */
 #define REAP_DELAY_MS 100	/* how long an idle handler keeps a file nobody maps */
+/* How long a barrier waits for other threads' events: the thread that caused one lowers
+ * mmap_changing only once it runs again (milliseconds on a busy CPU); one stopped holds it. */
+#define EVENTS_PATIENCE_NS 20000000ULL	/* 20 ms */
 
 static struct {
 	int uffd;
@@ -58,12 +61,34 @@ bool handler_pending(void)
 	return poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * Until the kernel has handed over every event it began before now. Such an event of another
+ * thread's may describe this address range as it was before this thread's own change (a move
+ * out of the range this thread just mapped): applied after the change, it would carry the
+ * new mapping's regions off with it.
+ */
+static void wait_events_read(void)
+{
+	uint64_t deadline = 0;
+
+	while (uffd_ctl_events_read() == 0) {
+		if (!deadline) {
+			deadline = sys_now_ns() + EVENTS_PATIENCE_NS;
+		} else if (sys_now_ns() > deadline) {
+			ucow_stat_add(UCOW_ST_EVENTS_LATE, 1);
+			return;
+		}
+		sched_yield();
+	}
+}
+
 void handler_barrier(void)
 {
 	unsigned int p;
 
 	if (!handler.running || pthread_equal(pthread_self(), handler.thread))
 		return;
+	wait_events_read();
 	p = atomic_load(&handler.period);
 	if (!(p & 1))
 		return;

@@ -9,9 +9,11 @@
 int handler_start(int uffd);
 
 /*
- * Returns once every event the kernel has already handed to the handler is applied to
- * the registry. An interposed munmap/mremap/mmap(MAP_FIXED) returns only after the
- * kernel delivered its event, so calling this afterwards orders the registry with it.
+ * Returns once every event the kernel began before the call is applied to the registry. An
+ * interposed munmap/mremap/mmap returns only after the kernel delivered its own event; an
+ * event of another thread's, begun before it (the kernel queues it only once it lets go of
+ * the address space), is waited for too: a registry change made after this follows both in
+ * the kernel's order. The wait for another thread's event is bounded (it may be stopped).
  */
 void handler_barrier(void);
 

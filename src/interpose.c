@@ -27,6 +27,7 @@
 #include "procfs.h"
 #include "region.h"
 #include "registration.h"
+#include "remap_unify.h"
 #include "stats_report.h"
 #include "sys.h"
 #include "unmap.h"
@@ -275,6 +276,32 @@ static bool born_since(const struct ucow_region *r, void *arg)
 	return !b->overflow;
 }
 
+static bool born_before(const struct ucow_region *r, void *arg)
+{
+	return !born_since(r, arg);
+}
+
+/*
+ * Forgets what is left of @src's regions in [start,end). By birth: once the kernel let go of
+ * the range, another thread may have mapped it, or moved a mapping into it, and its regions
+ * may be recorded there already.
+ */
+static void forget_src(uintptr_t start, uintptr_t end, const struct src_births *src)
+{
+	if (src->overflow) {
+		registry_remove(&ucow_registry, start, end);
+		return;
+	}
+	for (size_t i = 0; i < src->n; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = src->v[j] == src->v[i];
+		if (!seen)
+			registry_remove_birth(&ucow_registry, start, end, src->v[i]);
+	}
+}
+
 /* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen), whose
  * regions were @src before the call. */
 static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old,
@@ -282,21 +309,21 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 {
 	struct ucow_region last;
 	size_t kept = olen < nlen ? olen : nlen;
-	bool src_managed = src->n || src->overflow, taken;
+	bool src_managed = src->n || src->overflow;
 
 	if (olen == 0)	/* a second mapping of shared memory: nothing ucow manages */
 		return;
 	if (n != o) {
-		taken = !keep_old && registry_any(&ucow_registry, o, o + olen, born_since, src);
 		/*
 		 * A registered range was moved already by its REMAP event (the kernel waits until
 		 * the handler reads it); moving again would drop it at the destination. Ranges
-		 * ucow fills itself (eager refpages) have no event; and when nothing of ours
-		 * moved, what the kernel replaced at the destination goes.
+		 * ucow fills itself (eager refpages) have no event: they are still at the old
+		 * address, and nothing born since is (the old range is not another mapping's
+		 * yet). When nothing of ours moved, what the kernel replaced at the destination
+		 * goes.
 		 */
-		if (taken)
-			;	/* the old range is another mapping's now: ours moved by its event */
-		else if (registry_overlaps(&ucow_registry, o, o + kept))
+		if (registry_any(&ucow_registry, o, o + kept, born_before, src) &&
+		    !registry_any(&ucow_registry, o, o + olen, born_since, src))
 			registry_move(&ucow_registry, o, n, kept, keep_old);
 		else if (!src_managed)
 			registry_remove(&ucow_registry, n, n + nlen);
@@ -306,8 +333,8 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 			 * range reads zeroes (remap_zero): a fault there finds nothing and gets
 			 * zeroes. */
 			registry_move(&ucow_registry, n, o, kept, true);
-		if (!keep_old && !taken)
-			registry_remove(&ucow_registry, o, o + olen);
+		if (!keep_old)
+			forget_src(o, o + olen, src);
 	} else if (nlen < olen) {
 		registry_remove(&ucow_registry, o + nlen, o + olen);
 	}
@@ -345,6 +372,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	if (involved)
 		registry_foreach(&ucow_registry, o, o + olen, note_birth, &src);
 	p = next_mremap(old, old_len, new_len, flags, new_addr);
+	/* The kernel wants the old range in one VMA: where ucow split it, made whole again. */
+	if (p == MAP_FAILED && errno == EFAULT && involved && managed_range(old, old_len) &&
+	    remap_unify(o, o + olen) == 0)
+		p = next_mremap(old, old_len, new_len, flags, new_addr);
 	if (p == MAP_FAILED || !involved)
 		return p;
 	saved_errno = errno;

@@ -16,6 +16,7 @@ enum ucow_stat {
 	UCOW_ST_EVENTS_REMAP,
 	UCOW_ST_EVENTS_REMOVE,
 	UCOW_ST_EAGAIN,
+	UCOW_ST_EVENTS_LATE,		/* barriers that stopped waiting for other threads' events */
 	UCOW_ST_POISONED,
 	UCOW_ST_FALLBACKS,
 	UCOW_ST_STEPPED_ASIDE,		/* ranges given up to the program's own userfaultfd */

@@ -66,7 +66,7 @@ int stats_format(char *buf, size_t size)
 		"{\"ucow\":\"%s\",\"pid\":%d,\"comm\":\"%s\",\"uffd\":\"%s\",\"managed\":%s,"
 		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
 		"\"unknown_faults\":%lu,\"events_unmap\":%lu,\"events_remap\":%lu,"
-		"\"events_remove\":%lu,\"eagain\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu,"
+		"\"events_remove\":%lu,\"eagain\":%lu,\"events_late\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu,"
 		"\"stepped_aside\":%lu}",
 		PACKAGE_VERSION, (int)getpid(), comm, uffd_mode_name(),
 		engine_count(UCOW_ST_REGIONS) ? "true" : "false",
@@ -74,6 +74,7 @@ int stats_format(char *buf, size_t size)
 		engine_count(UCOW_ST_FAULTS), engine_count(UCOW_ST_UNKNOWN_FAULTS),
 		engine_count(UCOW_ST_EVENTS_UNMAP), engine_count(UCOW_ST_EVENTS_REMAP),
 		engine_count(UCOW_ST_EVENTS_REMOVE), engine_count(UCOW_ST_EAGAIN),
+		engine_count(UCOW_ST_EVENTS_LATE),
 		engine_count(UCOW_ST_POISONED), engine_count(UCOW_ST_FALLBACKS),
 		engine_count(UCOW_ST_STEPPED_ASIDE));
 	if (n < 0 || (size_t)n >= size)

@@ -273,6 +273,31 @@ int uffd_registered(int fd, uintptr_t addr)
 	}
 }
 
+int uffd_events_read(int fd)
+{
+	/*
+	 * Clearing write protection where ucow never asked for any: the kernel looks at
+	 * mmap_changing before anything else (EAGAIN), then finds no range registered for
+	 * write protection (ENOENT). The page is ucow's own code, never registered.
+	 */
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)uffd_events_read & UCOW_PAGE_MASK,
+			   .len = UCOW_PAGE_SIZE },
+		.mode = 0,
+	};
+
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp) == 0)
+		return 1;
+	switch (errno) {
+	case EAGAIN:
+		return 0;
+	case ENOENT:
+		return 1;
+	default:
+		return -errno;
+	}
+}
+
 int uffd_wake(int fd, uintptr_t start, size_t len)
 {
 	struct uffdio_range range = { .start = start, .len = len };

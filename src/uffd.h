@@ -55,6 +55,11 @@ int uffd_wake(int fd, uintptr_t start, size_t len);
  * as ucow registers): 1 yes, 0 no, -EAGAIN while the address space changes. Changes nothing.
  */
 int uffd_registered(int fd, uintptr_t addr);
+/*
+ * Whether every event the kernel has begun for @fd's address space was read: 1 yes, 0 one is
+ * still on its way (the kernel's mmap_changing), -errno. Changes nothing.
+ */
+int uffd_events_read(int fd);
 /* Whether @fd in this thread's table is a userfaultfd at all (the program may have closed or
  * replaced ucow's number before ucow looked again). */
 bool uffd_is_userfaultfd(int fd);

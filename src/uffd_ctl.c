@@ -215,13 +215,14 @@ static long do_op(int ufd, struct req *r)
 	return -EINVAL;
 }
 
-/* A program-side ioctl: on ucow's verified copy, else by the handler on request. */
-static long ctl(struct req *r)
+/*
+ * The userfaultfd a program thread may use in its own table: ucow's verified copy, or
+ * -ENOTCONN where only a request to the handler can do it, or another -errno.
+ */
+static int program_fd(void)
 {
 	int fd;
 
-	if (ucow_in_handler)
-		return do_op(handler_table.priv, r);
 	if (!atomic_load(&handler_table.tid))
 		return -EBADF;	/* no handler, no userfaultfd */
 	/* A child made behind ucow's back (a raw fork) holds the parent's userfaultfd, whose
@@ -229,13 +230,24 @@ static long ctl(struct req *r)
 	if (getpid() != handler_table.pid)
 		return -ESRCH;
 	if (!atomic_load(&handler_table.shared_table) && (!filter_allows(UCOW_SYS_KCMP) || atomic_load(&program_copy.kcmp_refused)))
-		return request(r);	/* a copy could never be checked */
+		return -ENOTCONN;	/* a copy could never be checked */
 	fd = atomic_load(&handler_table.shared);
 	if (!verified(fd))
 		fd = atomic_load(&program_copy.kcmp_refused) ? -EPERM : reinstall(fd);
+	return fd >= 0 ? fd : -ENOTCONN;
+}
+
+/* A program-side ioctl: on ucow's verified copy, else by the handler on request. */
+static long ctl(struct req *r)
+{
+	int fd;
+
+	if (ucow_in_handler)
+		return do_op(handler_table.priv, r);
+	fd = program_fd();
 	if (fd >= 0)
 		return do_op(fd, r);
-	return request(r);
+	return fd == -ENOTCONN ? request(r) : fd;
 }
 
 int uffd_ctl_register(uintptr_t start, size_t len, uint64_t mode, uint64_t *ioctls)
@@ -281,6 +293,14 @@ int uffd_ctl_registered(uintptr_t addr)
 	struct req r = { .op = REQ_REGISTERED, .start = addr };
 
 	return (int)ctl(&r);
+}
+
+int uffd_ctl_events_read(void)
+{
+	int fd = ucow_in_handler ? handler_table.priv : program_fd();
+
+	/* Not by request: the request's own event holds mmap_changing up while it is served. */
+	return fd < 0 ? fd : uffd_events_read(fd);
 }
 
 int fdt_adopt(int fd, int accmode, bool *private_pos)

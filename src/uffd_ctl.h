@@ -20,6 +20,8 @@ int uffd_ctl_register(uintptr_t start, size_t len, uint64_t mode, uint64_t *ioct
 int uffd_ctl_unregister(uintptr_t start, size_t len);
 int uffd_ctl_wake(uintptr_t start, size_t len);
 int uffd_ctl_registered(uintptr_t addr);
+/* uffd_events_read() on a program thread's own copy: -ENOTCONN where it has none. */
+int uffd_ctl_events_read(void);
 /* Fills, as uffd_copy() and uffd_zeropage(): the handler's own answers, or a program thread
  * filling what ucow deferred before a range leaves it (engine_step_aside, fork). */
 long uffd_ctl_copy(uintptr_t dst, const void *src, size_t len, bool wake);

@@ -1,0 +1,54 @@
+/* remap_unify.c: an mremap the kernel refused (EFAULT) only because ucow registered part of
+ * a mapping with its userfaultfd, which split one VMA in two: the whole range registered
+ * again, so that the pieces merge back and the call can be made once more. */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "procfs.h"
+#include "registration.h"
+#include "remap_unify.h"
+
+struct coverage {
+	uintptr_t next, end;	/* the first address not yet seen mapped; the range's end */
+	int prot;		/* the pieces', -1 before the first */
+	bool unfit;
+};
+
+static bool plain_anonymous(const struct procfs_vma *v)
+{
+	return !v->inode && !v->shared && (!v->name[0] || strncmp(v->name, "[anon:", 6) == 0);
+}
+
+static int cover(const struct procfs_vma *v, void *arg)
+{
+	struct coverage *c = arg;
+
+	if (v->end <= c->next)
+		return 0;
+	if (v->start > c->next || !plain_anonymous(v) || (c->prot >= 0 && v->prot != c->prot)) {
+		c->unfit = true;
+		return 1;
+	}
+	c->prot = v->prot;
+	c->next = v->end;
+	return c->next >= c->end;
+}
+
+/*
+ * Only private anonymous memory, mapped without a gap and with one protection: registered
+ * where it was not, it still reads zero wherever it has no page (a fault ucow knows nothing
+ * of is answered with zeroes). A range the kernel would refuse without ucow (a hole in it,
+ * pieces of another kind) is left as it is.
+ */
+int remap_unify(uintptr_t start, uintptr_t end)
+{
+	struct coverage c = { .next = start, .end = end, .prot = -1 };
+	int ret = procfs_maps_walk(cover, &c);
+
+	if (ret < 0)
+		return ret;
+	if (c.unfit || c.next < end)
+		return -EFAULT;
+	return registration_add(start, end);
+}

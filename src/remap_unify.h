@@ -1,0 +1,15 @@
+/* remap_unify.h: one VMA again where ucow's partial registration split a mapping that an
+ * mremap then had to find whole. */
+#ifndef UCOW_REMAP_UNIFY_H
+#define UCOW_REMAP_UNIFY_H
+
+#include <stdint.h>
+
+/*
+ * After mremap failed with EFAULT over [start,end), which ucow manages in part: registers the
+ * whole range when that is safe (private anonymous memory, no gap, one protection). 0 when
+ * the call is worth making again, else -errno (-EFAULT: the kernel's answer stands).
+ */
+int remap_unify(uintptr_t start, uintptr_t end);
+
+#endif
