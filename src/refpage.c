@@ -293,15 +293,27 @@ static bool has_eager(uintptr_t start, uintptr_t end)
 	       registry_any(&ucow_registry, start, end, is_eager, NULL);
 }
 
+static void fill_registered(const struct ucow_region *r, void *arg)
+{
+	if (r->policy == &ucow_refpage_policy && pattern_materialise(r, true) < 0)
+		ucow_info("refpage", "cannot fill %#lx-%#lx before MADV_COLLAPSE",
+			  (unsigned long)r->start, (unsigned long)r->end);
+}
+
 /*
  * Eagerly filled mappings get no fault when their pages go. Pages freed lazily would read
  * zero once reclaimed, and no fault would say so: keeping them is an answer MADV_FREE allows;
- * WILLNEED checks the range as FREE would.
+ * WILLNEED checks the range as FREE would. MADV_COLLAPSE refuses a registered range with a
+ * page missing, where an eagerly filled one collapses: the pattern is filled in first.
  */
 static int refpage_advise_before(uintptr_t start, uintptr_t end, int advice)
 {
 	if (advice == MADV_FREE && has_eager(start, end))
 		return MADV_WILLNEED;
+	if (advice == MADV_COLLAPSE && registry_may_overlap(&ucow_registry, start, end)) {
+		handler_barrier();
+		registry_walk(&ucow_registry, start, end, fill_registered, NULL);
+	}
 	return advice;
 }
 

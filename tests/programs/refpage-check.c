@@ -369,6 +369,42 @@ static void case_dontneed(void)
 	munmap(p, pages * PAGE);
 }
 
+/* MADV_COLLAPSE over 2 MiB of a mapping with pages never touched: the same answer as over a
+ * mapping filled when made (MAP_POPULATE), and the pattern after it. */
+static int collapse_errno(const struct refpage *rp, int flags)
+{
+	const size_t huge = 2UL << 20;
+	unsigned char *p = map_rp(rp, 2 * huge, PROT_READ | PROT_WRITE, flags), *a;
+	int err = 0;
+
+	if (!p)
+		return -1;
+	a = (unsigned char *)(((uintptr_t)p + huge - 1) & ~(huge - 1));
+	a[3 * PAGE] = MARK;
+	if (madvise(a, huge, 25 /* MADV_COLLAPSE */) < 0)
+		err = errno;
+	check_byte(a, 3 * PAGE, MARK, "written page after MADV_COLLAPSE");
+	check(rp, p, 0, (size_t)(a - p) + 3 * PAGE, "after MADV_COLLAPSE");
+	check(rp, p, (size_t)(a - p) + 4 * PAGE, 2 * huge, "after MADV_COLLAPSE");
+	munmap(p, 2 * huge);
+	return err;
+}
+
+static void case_collapse(void)
+{
+	struct refpage rp;
+	int lazy, eager;
+
+	if (!refpage_new(&rp, 16))
+		return;
+	lazy = collapse_errno(&rp, 0);
+	eager = collapse_errno(&rp, MAP_POPULATE);
+	if (lazy != eager)
+		fail("MADV_COLLAPSE: %s, but %s where the mapping was populated",
+		     lazy ? strerror(lazy) : "done", eager ? strerror(eager) : "done");
+	close(rp.fd);
+}
+
 static void case_mremap(void)
 {
 	struct refpage rp;
@@ -999,6 +1035,7 @@ static const struct {
 	{ "zero", case_zero },
 	{ "flags", case_flags },
 	{ "dontneed", case_dontneed },
+	{ "collapse", case_collapse },
 	{ "mremap", case_mremap },
 	{ "mprotect", case_mprotect },
 	{ "munmap", case_munmap },
