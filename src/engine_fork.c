@@ -87,7 +87,7 @@ bool engine_fork_prepare(void)
 	 * Entries whose mapping went behind ucow's back (unmapped and mapped again by glibc's
 	 * own calls, the event not applied yet) would be registered again in the child.
 	 */
-	unmapped_forget(0, UINTPTR_MAX);
+	unmapped_forget(0, UINTPTR_MAX, handler_barrier);
 	/*
 	 * A child that will not be able to open a userfaultfd cannot be managed, and the kernel
 	 * drops its registrations: what ucow deferred is filled for real now, while this

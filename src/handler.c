@@ -37,6 +37,8 @@
 /* How long a barrier waits for other threads' events: the thread that caused one lowers
  * mmap_changing only once it runs again (milliseconds on a busy CPU); one stopped holds it. */
 #define EVENTS_PATIENCE_NS 20000000ULL	/* 20 ms */
+/* How long a barrier waits for the end of a fork that holds what the handler applied. */
+#define QUEUE_PATIENCE_NS 1000000000ULL	/* 1 s */
 
 static struct {
 	int uffd;
@@ -67,18 +69,43 @@ bool handler_pending(void)
  * out of the range this thread just mapped): applied after the change, it would carry the
  * new mapping's regions off with it.
  */
-static void wait_events_read(void)
+static bool events_unread(void *arg)
 {
+	static atomic_flag told = ATOMIC_FLAG_INIT;
+	int ret = uffd_ctl_events_read();
+
+	(void)arg;
+	if (ret < 0 && !atomic_flag_test_and_set(&told))
+		ucow_debug("handler", "cannot tell whether other threads' events are read (%s): "
+			   "changes are recorded without waiting for them", strerror(-ret));
+	return ret == 0;
+}
+
+/* What the handler applied while a fork held the registry waits in a queue until it ends. */
+static bool events_queued(void *arg)
+{
+	(void)arg;
+	return registry_queued(&ucow_registry);
+}
+
+/* While @busy says so, for @patience_ns at most (then counted as late): yielding at first,
+ * then sleeping, since what it waits for may take a while (a fork of a large process). */
+static void wait_while(bool (*busy)(void *), uint64_t patience_ns)
+{
+	const struct timespec nap = { .tv_nsec = 20000 };
 	uint64_t deadline = 0;
 
-	while (uffd_ctl_events_read() == 0) {
+	for (unsigned int i = 0; busy(NULL); i++) {
 		if (!deadline) {
-			deadline = sys_now_ns() + EVENTS_PATIENCE_NS;
+			deadline = sys_now_ns() + patience_ns;
 		} else if (sys_now_ns() > deadline) {
 			ucow_stat_add(UCOW_ST_EVENTS_LATE, 1);
 			return;
 		}
-		sched_yield();
+		if (i < 100)
+			sched_yield();
+		else
+			nanosleep(&nap, NULL);
 	}
 }
 
@@ -88,14 +115,15 @@ void handler_barrier(void)
 
 	if (!handler.running || pthread_equal(pthread_self(), handler.thread))
 		return;
-	wait_events_read();
+	wait_while(events_unread, EVENTS_PATIENCE_NS);
 	p = atomic_load(&handler.period);
-	if (!(p & 1))
-		return;
-	atomic_fetch_add(&handler.waiters, 1);
-	while (atomic_load(&handler.period) == p)
-		sys_futex_wait(&handler.period, p, 0);
-	atomic_fetch_sub(&handler.waiters, 1);
+	if (p & 1) {
+		atomic_fetch_add(&handler.waiters, 1);
+		while (atomic_load(&handler.period) == p)
+			sys_futex_wait(&handler.period, p, 0);
+		atomic_fetch_sub(&handler.waiters, 1);
+	}
+	wait_while(events_queued, QUEUE_PATIENCE_NS);
 }
 
 static void enter_busy(void)

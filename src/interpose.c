@@ -31,6 +31,7 @@
 #include "stats_report.h"
 #include "sys.h"
 #include "unmap.h"
+#include "unmapped.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -276,9 +277,10 @@ static bool born_since(const struct ucow_region *r, void *arg)
 	return !b->overflow;
 }
 
-static bool born_before(const struct ucow_region *r, void *arg)
+/* One of ours that no event moves: the interposed call does. */
+static bool eventless_before(const struct ucow_region *r, void *arg)
 {
-	return !born_since(r, arg);
+	return r->policy->eventless && !born_since(r, arg);
 }
 
 /*
@@ -316,27 +318,34 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 	if (n != o) {
 		/*
 		 * A registered range was moved already by its REMAP event (the kernel waits until
-		 * the handler reads it); moving again would drop it at the destination. Ranges
-		 * ucow fills itself (eager refpages) have no event: they are still at the old
-		 * address, and nothing born since is (the old range is not another mapping's
-		 * yet). When nothing of ours moved, what the kernel replaced at the destination
-		 * goes.
+		 * the handler reads it); moving again would drop it at the destination, and
+		 * regions of ours found at the old address may be there again (another thread
+		 * moved the mapping back). Ranges ucow fills itself (eager refpages) have no
+		 * event: they are still at the old address, and nothing born since is (the old
+		 * range is not another mapping's yet). When nothing of ours moved, what the
+		 * kernel replaced at the destination goes.
 		 */
-		if (registry_any(&ucow_registry, o, o + kept, born_before, src) &&
-		    !registry_any(&ucow_registry, o, o + olen, born_since, src))
+		if (registry_any(&ucow_registry, o, o + kept, eventless_before, src) &&
+		    !registry_any(&ucow_registry, o, o + olen, born_since, src)) {
 			registry_move(&ucow_registry, o, n, kept, keep_old);
-		else if (!src_managed)
-			registry_remove(&ucow_registry, n, n + nlen);
-		else if (keep_old && registry_any(&ucow_registry, n, n + kept, remaps_content, NULL))
+			/* What a shrinking move left behind (an event would have said so). */
+			if (!keep_old)
+				forget_src(o + kept, o + olen, src);
+		} else if (!src_managed) {
+			/* Left over at the destination, as far as the kernel says: the noting
+			 * before the call may have missed ours (another thread moved it in). */
+			unmapped_forget(n, n + nlen, handler_barrier);
+		} else if (keep_old && registry_any(&ucow_registry, n, n + kept, remaps_content, NULL))
 			/* MREMAP_DONTUNMAP: the kernel keeps the old range, registered, as the same
 			 * kind of mapping; its event moved the regions away. Not those whose old
 			 * range reads zeroes (remap_zero): a fault there finds nothing and gets
 			 * zeroes. */
 			registry_move(&ucow_registry, n, o, kept, true);
-		if (!keep_old)
-			forget_src(o, o + olen, src);
+		/* Otherwise the old range's regions went with their REMAP event, and what the
+		 * kernel unmapped with its UNMAP event: removing them again here, after the fact,
+		 * could take another thread's (the same mapping moved back by it, even). */
 	} else if (nlen < olen) {
-		registry_remove(&ucow_registry, o + nlen, o + olen);
+		unmapped_forget(o + nlen, o + olen, handler_barrier);	/* maybe another's already */
 	}
 	/* The kernel extends the registration with the VMA; the registry follows. */
 	if (nlen > olen && registry_lookup(&ucow_registry, n + olen - 1, &last, false) &&
@@ -357,6 +366,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	size_t olen = UCOW_PAGE_UP(old_len), nlen = UCOW_PAGE_UP(new_len);
 	bool involved;
 	struct src_births src = { 0 };
+	bool unified = false;
 	int saved_errno;
 	va_list ap;
 
@@ -367,6 +377,10 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	va_end(ap);
 	if (!ucow_enabled)
 		return next_mremap(old, old_len, new_len, flags, new_addr);
+	/* Another thread's move of this very range, begun before, is applied first: what is
+	 * noted below is then what the kernel holds. */
+	if (registry_may_overlap(&ucow_registry, 0, UINTPTR_MAX))
+		handler_barrier();
 	involved = managed_range(old, old_len) ||
 		   ((flags & MREMAP_FIXED) && managed_range(new_addr, new_len));
 	if (involved)
@@ -374,16 +388,26 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	p = next_mremap(old, old_len, new_len, flags, new_addr);
 	/* The kernel wants the old range in one VMA: where ucow split it, made whole again. */
 	if (p == MAP_FAILED && errno == EFAULT && involved && managed_range(old, old_len) &&
-	    remap_unify(o, o + olen) == 0)
+	    remap_unify(o, o + olen) == 0) {
+		unified = true;
 		p = next_mremap(old, old_len, new_len, flags, new_addr);
-	if (p == MAP_FAILED || !involved)
+	}
+	if (p == MAP_FAILED || !involved) {
+		if (unified) {
+			saved_errno = errno;
+			remap_unify_undo(o, o + olen);
+			errno = saved_errno;
+		}
 		return p;
+	}
 	saved_errno = errno;
 	handler_barrier();
 	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, &src);
 	for_each_policy(pp)
 		if ((*pp)->remapped)
 			(*pp)->remapped(o, olen, (uintptr_t)p, nlen, flags);
+	if (unified)
+		remap_unify_undo((uintptr_t)p, (uintptr_t)p + nlen);
 	errno = saved_errno;
 	return p;
 }

@@ -112,6 +112,11 @@ struct ucow_policy {
 	 */
 	bool remap_zero;
 	/*
+	 * Its regions are recorded without a userfaultfd registration (filled when mapped): no
+	 * event follows them, so an interposed mremap moves them itself.
+	 */
+	bool eventless;
+	/*
 	 * @r was handed back to the kernel for good (after materialise): undoes what
 	 * ucow mapped ahead of need, so that the pages the program never touched are missing
 	 * again, as the kernel would have left them (the program's own userfaultfd must see

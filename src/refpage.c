@@ -382,6 +382,7 @@ const struct ucow_policy ucow_refpage_policy = {
  * discard) is filled as in a managed region. */
 static const struct ucow_policy refpage_eager_policy = {
 	.name = "refpage",
+	.eventless = true,
 	.fault = pattern_fault,
 	.kernel_fallback = false,
 	.discard = refpage_discard,

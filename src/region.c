@@ -399,7 +399,8 @@ out:
 static int move_locked(struct ucow_registry *reg, uintptr_t from, uintptr_t to, size_t len,
 		       bool keep_old)
 {
-	struct ucow_region *moved = NULL;
+	static struct ucow_region few[32];	/* write lock held: no mapping made for a few */
+	struct ucow_region *moved = few;
 	size_t k = 0, i, bytes = 0;
 	int ret = 0;
 
@@ -414,9 +415,10 @@ static int move_locked(struct ucow_registry *reg, uintptr_t from, uintptr_t to, 
 		remove_locked(reg, to, to + len);
 		return 0;
 	}
-	bytes = UCOW_PAGE_UP(k * sizeof(*moved));
-	moved = sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (moved == MAP_FAILED)
+	/* A map of its own only for many: one made now may land in a hole the program keeps. */
+	bytes = k > sizeof(few) / sizeof(few[0]) ? UCOW_PAGE_UP(k * sizeof(*moved)) : 0;
+	if (bytes && (moved = sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) == MAP_FAILED)
 		return -ENOMEM;
 	memcpy(moved, &reg->v[i], k * sizeof(*moved));
 	for (size_t m = 0; m < k; m++)
@@ -433,7 +435,8 @@ static int move_locked(struct ucow_registry *reg, uintptr_t from, uintptr_t to, 
 	}
 	if (keep_old)	/* the kept source was split at from and from + len */
 		merge_around(reg, from, from + len);
-	sys_munmap(moved, bytes);
+	if (bytes)
+		sys_munmap(moved, bytes);
 	return ret;
 }
 

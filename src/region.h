@@ -60,13 +60,20 @@ void registry_init(struct ucow_registry *reg);
 /* Drops every region (releasing sources) and the storage. */
 void registry_destroy(struct ucow_registry *reg);
 
-/* Lock-free hint: false means no region intersects [start, end). */
+/* Whether changes the handler made while a fork held the registry still wait to be applied
+ * (they are, once the fork is over). */
+static inline bool registry_queued(struct ucow_registry *reg)
+{
+	return atomic_load_explicit(&reg->npending, memory_order_acquire) != 0;
+}
+
 /* Where @addr of @r lies in its file. */
 static inline off_t region_file_offset(const struct ucow_region *r, uintptr_t addr)
 {
 	return (off_t)(r->offset + (addr - r->start));
 }
 
+/* Lock-free hint: false means no region intersects [start, end). */
 static inline bool registry_may_overlap(struct ucow_registry *reg, uintptr_t start, uintptr_t end)
 {
 	if (atomic_load_explicit(&reg->count, memory_order_acquire) == 0)

@@ -11,5 +11,11 @@
  * the call is worth making again, else -errno (-EFAULT: the kernel's answer stands).
  */
 int remap_unify(uintptr_t start, uintptr_t end);
+/*
+ * Once the call was made again ([start,end) its result, or the old range if it failed): the
+ * parts that hold no region leave the userfaultfd, so that their first touches stay the
+ * kernel's own faults, not a round trip each.
+ */
+void remap_unify_undo(uintptr_t start, uintptr_t end);
 
 #endif

@@ -83,6 +83,6 @@ void unmap_end(uintptr_t start, uintptr_t end, const struct unmap_first *u, bool
 		pthread_sigmask(SIG_SETMASK, &u->old, NULL);
 	if (unmapped && u->rest) {
 		handler_barrier();
-		unmapped_forget(start, end);
+		unmapped_forget(start, end, handler_barrier);
 	}
 }

@@ -91,6 +91,7 @@ struct forgetting {
 	uint64_t deadline;		/* of this pass's probes */
 	uint64_t since;			/* when the notice came */
 	bool (*pending)(void);		/* the handler's, or NULL on a program thread */
+	void (*settle)(void);		/* a program thread's wait for events begun before */
 };
 
 static void forget_if_dead(const struct ucow_region *r, void *arg)
@@ -100,10 +101,17 @@ static void forget_if_dead(const struct ucow_region *r, void *arg)
 	bool may_doubt = fg->pending && unsettled.n < DOUBTS_MAX &&
 			 sys_now_ns() - fg->since < DOUBT_PATIENCE_NS;
 
-	/* By birth: the range may have been managed again since it was looked at. */
-	if (!piece_alive(r->start, r->end, fg->deadline, may_doubt ? &doubt : NULL, fg->pending))
+	/*
+	 * By birth: the range may have been managed again since it was looked at. On a program
+	 * thread, only once the events begun before the probe are applied: a piece no longer
+	 * registered may have been moved (its REMAP read, not yet applied), and then it is gone
+	 * from here by the time it would be forgotten.
+	 */
+	if (!piece_alive(r->start, r->end, fg->deadline, may_doubt ? &doubt : NULL, fg->pending)) {
+		if (fg->settle)
+			fg->settle();
 		registry_remove_birth(&ucow_registry, r->start, r->end, r->birth);
-	else if (doubt) {
+	} else if (doubt) {
 		unsettled.v[unsettled.n].start = r->start;
 		unsettled.v[unsettled.n].end = r->end;
 		unsettled.v[unsettled.n].since = fg->since;
@@ -114,26 +122,27 @@ static void forget_if_dead(const struct ucow_region *r, void *arg)
 /* @since: when the notice for [start,end) came (0: now). Without @pending (a program
  * thread), no doubts: it waits. */
 static void forget_dead_since(uintptr_t start, uintptr_t end, bool (*pending)(void),
-			      uint64_t since)
+			      void (*settle)(void), uint64_t since)
 {
 	uint64_t now = sys_now_ns();
 	struct forgetting fg = {
 		.deadline = now + PROBE_PATIENCE_NS,
 		.since = since ? since : now,
 		.pending = pending,
+		.settle = settle,
 	};
 
 	registry_walk(&ucow_registry, start, end, forget_if_dead, &fg);
 }
 
-void unmapped_forget(uintptr_t start, uintptr_t end)
+void unmapped_forget(uintptr_t start, uintptr_t end, void (*settle)(void))
 {
-	forget_dead_since(start, end, NULL, 0);
+	forget_dead_since(start, end, NULL, settle, 0);
 }
 
 void unmapped_event(uintptr_t start, uintptr_t end, bool (*pending)(void))
 {
-	forget_dead_since(start, end, pending, 0);
+	forget_dead_since(start, end, pending, NULL, 0);
 }
 
 void unmapped_settle_doubts(bool (*pending)(void))
@@ -148,7 +157,7 @@ void unmapped_settle_doubts(bool (*pending)(void))
 		unsettled.n--;
 		for (size_t j = 0; j < unsettled.n; j++)
 			unsettled.v[j] = unsettled.v[j + 1];
-		forget_dead_since(s, e, pending, since);
+		forget_dead_since(s, e, pending, NULL, since);
 	}
 }
 

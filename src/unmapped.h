@@ -11,9 +11,10 @@ struct ucow_region;
 /*
  * [start,end) was unmapped, by this thread or another: forgets the regions in it that are
  * really gone, keeping any that another thread has mapped and managed again meanwhile.
- * Program threads: waits for the kernel's answer.
+ * Program threads: waits for the kernel's answer, and calls @settle (handler_barrier) before
+ * forgetting a piece, so that a move of it already under way is applied first.
  */
-void unmapped_forget(uintptr_t start, uintptr_t end);
+void unmapped_forget(uintptr_t start, uintptr_t end, void (*settle)(void));
 /*
  * The same, for an unmap event on the handler thread: a piece whose probe must wait for a
  * message still unread (@pending says whether one is) is settled later, by
