@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "source.h"
 #include "stats.h"
 #include "sys.h"
+#include "uffd.h"
 #include "uffd_ctl.h"
 #include "unmapped.h"
 #include "window.h"
@@ -255,6 +257,26 @@ static bool lookup_recorded(uintptr_t addr, struct ucow_region *r)
 	return true;
 }
 
+/*
+ * A fill of a file's page refused with EFAULT: the file ended before the page when the fill
+ * was made (another thread truncated it after the fault was taken). Where it still does, the
+ * thread is woken and faults again, and the kernel's own fault path gives it SIGBUS: 0.
+ * Where the file has grown back meanwhile, the fill is worth making again, a few times:
+ * -EAGAIN. Otherwise the EFAULT stands.
+ */
+#define TRUNCATION_RETRIES 8
+
+static int truncated_under(const struct ucow_region *r, uintptr_t addr, int *retries)
+{
+	struct stat st;
+
+	if (!r->src || fstat(r->src->fd, &st) < 0)
+		return -EFAULT;
+	if (region_file_offset(r, addr) >= st.st_size)
+		return uffd_wake(handler.uffd, addr, UCOW_PAGE_SIZE) == 0 ? 0 : -EFAULT;
+	return (*retries)++ < TRUNCATION_RETRIES ? -EAGAIN : -EFAULT;
+}
+
 static void resolve(const struct uffd_msg *msg)
 {
 	struct ucow_fault f = {
@@ -262,8 +284,8 @@ static void resolve(const struct uffd_msg *msg)
 		.flags = (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE) ? UCOW_FAULT_WRITE : 0,
 	};
 	struct ucow_region r;
+	int ret, retries = 0;
 	bool known;
-	int ret;
 
 	ucow_stat_add(UCOW_ST_FAULTS, 1);
 	placement_fault((pid_t)msg->arg.pagefault.feat.ptid);
@@ -274,6 +296,8 @@ static void resolve(const struct uffd_msg *msg)
 			if (r.policy->faults_counter)
 				ucow_count(&r.policy->faults_counter[f.flags & UCOW_FAULT_WRITE ? 1 : 0], 1);
 			ret = r.policy->fault(&r, &f);
+			if (ret == -EFAULT)
+				ret = truncated_under(&r, f.addr, &retries);
 			if (r.src)
 				source_put(r.src);
 		} else {
