@@ -35,10 +35,16 @@ static __thread bool fork_serving;
 		if ((*pp)->op) \
 			(*pp)->op()
 
+/* The signal mask this thread's fork saved with the mremap order: restored in the parent
+ * and the child. */
+static __thread struct sigguard fork_remap_guard;
+
 static void fork_prepare(void)
 {
 	if (!ucow_enabled)
 		return;
+	/* First, while nothing else is held: an mremap under way waits for the handler only. */
+	remap_order_hold(&fork_remap_guard);
 	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
 	 * serve faults while they are read, so this comes before the registry is frozen. */
 	FOR_EACH_FORK_OP(fork_prepare);
@@ -52,6 +58,7 @@ static void fork_parent(void)
 		return;
 	engine_fork_parent(fork_serving);
 	FOR_EACH_FORK_OP(fork_parent);
+	remap_order_release(&fork_remap_guard);
 }
 
 static void fork_child(void)
@@ -67,6 +74,8 @@ static void fork_child(void)
 	FOR_EACH_FORK_OP(fork_child_early);
 	engine_fork_child(fork_serving);
 	FOR_EACH_FORK_OP(fork_child);
+	remap_order_fork_child();
+	sigguard_leave(&fork_remap_guard);
 }
 
 /*

@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -283,27 +285,6 @@ static bool eventless_before(const struct ucow_region *r, void *arg)
 	return r->policy->eventless && !born_since(r, arg);
 }
 
-/*
- * Forgets what is left of @src's regions in [start,end). By birth: once the kernel let go of
- * the range, another thread may have mapped it, or moved a mapping into it, and its regions
- * may be recorded there already.
- */
-static void forget_src(uintptr_t start, uintptr_t end, const struct src_births *src)
-{
-	if (src->overflow) {
-		registry_remove(&ucow_registry, start, end);
-		return;
-	}
-	for (size_t i = 0; i < src->n; i++) {
-		bool seen = false;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = src->v[j] == src->v[i];
-		if (!seen)
-			registry_remove_birth(&ucow_registry, start, end, src->v[i]);
-	}
-}
-
 /* Brings the registry in line with a successful mremap of [o,o+olen) to [n,n+nlen), whose
  * regions were @src before the call. */
 static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bool keep_old,
@@ -326,12 +307,9 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 		 * kernel replaced at the destination goes.
 		 */
 		if (registry_any(&ucow_registry, o, o + kept, eventless_before, src) &&
-		    !registry_any(&ucow_registry, o, o + olen, born_since, src)) {
+		    !registry_any(&ucow_registry, o, o + olen, born_since, src))
 			registry_move(&ucow_registry, o, n, kept, keep_old);
-			/* What a shrinking move left behind (an event would have said so). */
-			if (!keep_old)
-				forget_src(o + kept, o + olen, src);
-		} else if (!src_managed) {
+		else if (!src_managed) {
 			/* Left over at the destination, as far as the kernel says: the noting
 			 * before the call may have missed ours (another thread moved it in). */
 			unmapped_forget(n, n + nlen, handler_barrier);
@@ -343,7 +321,11 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 			registry_move(&ucow_registry, n, o, kept, true);
 		/* Otherwise the old range's regions went with their REMAP event, and what the
 		 * kernel unmapped with its UNMAP event: removing them again here, after the fact,
-		 * could take another thread's (the same mapping moved back by it, even). */
+		 * could take another thread's (the same mapping moved back by it, even). What a
+		 * shrinking move left behind without an event (eager regions) goes where the
+		 * kernel says nothing registered is mapped. */
+		if (!keep_old && nlen < olen)
+			unmapped_forget(o + nlen, o + olen, handler_barrier);
 	} else if (nlen < olen) {
 		unmapped_forget(o + nlen, o + olen, handler_barrier);	/* maybe another's already */
 	}
@@ -358,6 +340,31 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 	}
 }
 
+static pthread_mutex_t remap_order = PTHREAD_MUTEX_INITIALIZER;
+
+void remap_order_hold(struct sigguard *g)
+{
+	/* A signal handler's own mremap would wait for this thread (a filter may forbid
+	 * changing the mask: then the lock alone). */
+	g->changed = false;
+	if (filter_allows(UCOW_SYS_RT_SIGPROCMASK))
+		sigguard_enter(g);
+	else
+		ucow_sigguard_depth++;	/* as sigguard_leave() expects */
+	pthread_mutex_lock(&remap_order);
+}
+
+void remap_order_release(struct sigguard *g)
+{
+	pthread_mutex_unlock(&remap_order);
+	sigguard_leave(g);
+}
+
+void remap_order_fork_child(void)
+{
+	pthread_mutex_init(&remap_order, NULL);
+}
+
 EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
 	UCOW_NO_CANCEL;
@@ -367,6 +374,7 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	bool involved;
 	struct src_births src = { 0 };
 	bool unified = false;
+	struct sigguard mask;
 	int saved_errno;
 	va_list ap;
 
@@ -377,37 +385,38 @@ EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	va_end(ap);
 	if (!ucow_enabled)
 		return next_mremap(old, old_len, new_len, flags, new_addr);
-	/* Another thread's move of this very range, begun before, is applied first: what is
-	 * noted below is then what the kernel holds. */
-	if (registry_may_overlap(&ucow_registry, 0, UINTPTR_MAX))
-		handler_barrier();
 	involved = managed_range(old, old_len) ||
 		   ((flags & MREMAP_FIXED) && managed_range(new_addr, new_len));
-	if (involved)
-		registry_foreach(&ucow_registry, o, o + olen, note_birth, &src);
+	if (!involved)
+		return next_mremap(old, old_len, new_len, flags, new_addr);
+	/* One at a time, from the noting to the registry's last change: another thread's move
+	 * of the same mapping, made in between, would make both wrong (eager regions have no
+	 * event at all). Events begun before are applied first: what is noted is then what the
+	 * kernel holds. */
+	remap_order_hold(&mask);
+	handler_barrier();
+	registry_foreach(&ucow_registry, o, o + olen, note_birth, &src);
 	p = next_mremap(old, old_len, new_len, flags, new_addr);
 	/* The kernel wants the old range in one VMA: where ucow split it, made whole again. */
-	if (p == MAP_FAILED && errno == EFAULT && involved && managed_range(old, old_len) &&
+	if (p == MAP_FAILED && errno == EFAULT && managed_range(old, old_len) &&
 	    remap_unify(o, o + olen) == 0) {
 		unified = true;
 		p = next_mremap(old, old_len, new_len, flags, new_addr);
 	}
-	if (p == MAP_FAILED || !involved) {
-		if (unified) {
-			saved_errno = errno;
-			remap_unify_undo(o, o + olen);
-			errno = saved_errno;
-		}
-		return p;
-	}
 	saved_errno = errno;
-	handler_barrier();
-	follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, &src);
-	for_each_policy(pp)
-		if ((*pp)->remapped)
-			(*pp)->remapped(o, olen, (uintptr_t)p, nlen, flags);
-	if (unified)
-		remap_unify_undo((uintptr_t)p, (uintptr_t)p + nlen);
+	if (p == MAP_FAILED) {
+		if (unified)
+			remap_unify_undo(o, o + olen);
+	} else {
+		handler_barrier();
+		follow_mremap(o, olen, (uintptr_t)p, nlen, flags & MREMAP_DONTUNMAP, &src);
+		for_each_policy(pp)
+			if ((*pp)->remapped)
+				(*pp)->remapped(o, olen, (uintptr_t)p, nlen, flags);
+		if (unified)
+			remap_unify_undo((uintptr_t)p, (uintptr_t)p + nlen);
+	}
+	remap_order_release(&mask);
 	errno = saved_errno;
 	return p;
 }

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "sigguard.h"
+
 struct ucow_next {
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*munmap)(void *addr, size_t len);
@@ -25,5 +27,15 @@ extern struct ucow_next ucow_next;
 /* Resolves every entry with dlsym(RTLD_NEXT). Calls made while it runs (dlsym may
  * allocate, and an allocator may mmap) take the raw-syscall path. */
 void interpose_resolve(void);
+
+/*
+ * Interposed mremap calls in a process with managed memory run one at a time, each until the
+ * handler has read its events, so that the handler reads moves in the order the kernel made
+ * them (each thread queues its event only after letting go of the address space). fork
+ * holds it too (prepare, then parent or child), so that no call is half made in the child.
+ */
+void remap_order_hold(struct sigguard *g);
+void remap_order_release(struct sigguard *g);
+void remap_order_fork_child(void);
 
 #endif

@@ -297,9 +297,16 @@ int uffd_ctl_registered(uintptr_t addr)
 
 int uffd_ctl_events_read(void)
 {
-	int fd = ucow_in_handler ? handler_table.priv : program_fd();
+	int fd = ucow_in_handler ? handler_table.priv : atomic_load(&handler_table.shared);
 
-	/* Not by request: the request's own event holds mmap_changing up while it is served. */
+	/*
+	 * Not checked with kcmp first: the probe changes nothing, so on a number the program
+	 * has taken over it is harmless (an answer about another descriptor: one wait too
+	 * many or too few). Not by request: the request's own event holds mmap_changing up
+	 * while it is served.
+	 */
+	if (fd < 0 && !ucow_in_handler)
+		fd = program_fd();
 	return fd < 0 ? fd : uffd_events_read(fd);
 }
 
