@@ -22,6 +22,7 @@
 #include "interpose.h"
 #include "materialise.h"
 #include "policy.h"
+#include "region.h"
 #include "registration.h"
 #include "stats_report.h"
 
@@ -35,8 +36,9 @@ static __thread bool fork_serving;
 		if ((*pp)->op) \
 			(*pp)->op()
 
-/* The signal mask this thread's fork saved with the mremap order: restored in the parent
- * and the child. */
+/* Whether this thread's fork holds the mremap order (only with regions: nothing before the
+ * first), and the signal mask it saved: restored in the parent and the child. */
+static __thread bool fork_remap_held;
 static __thread struct sigguard fork_remap_guard;
 
 static void fork_prepare(void)
@@ -44,7 +46,9 @@ static void fork_prepare(void)
 	if (!ucow_enabled)
 		return;
 	/* First, while nothing else is held: an mremap under way waits for the handler only. */
-	remap_order_hold(&fork_remap_guard);
+	fork_remap_held = registry_may_overlap(&ucow_registry, 0, UINTPTR_MAX);
+	if (fork_remap_held)
+		remap_order_hold(&fork_remap_guard);
 	/* Pinned ranges only ucow knows of are copied for the child; the handler must still
 	 * serve faults while they are read, so this comes before the registry is frozen. */
 	FOR_EACH_FORK_OP(fork_prepare);
@@ -58,7 +62,8 @@ static void fork_parent(void)
 		return;
 	engine_fork_parent(fork_serving);
 	FOR_EACH_FORK_OP(fork_parent);
-	remap_order_release(&fork_remap_guard);
+	if (fork_remap_held)
+		remap_order_release(&fork_remap_guard);
 }
 
 static void fork_child(void)
@@ -74,8 +79,11 @@ static void fork_child(void)
 	FOR_EACH_FORK_OP(fork_child_early);
 	engine_fork_child(fork_serving);
 	FOR_EACH_FORK_OP(fork_child);
+	/* Anew even if not held here: a call of another thread's, begun when the registry
+	 * was not empty, may hold it, and that thread is not in the child. */
 	remap_order_fork_child();
-	sigguard_leave(&fork_remap_guard);
+	if (fork_remap_held)
+		sigguard_leave(&fork_remap_guard);
 }
 
 /*
