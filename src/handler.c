@@ -71,12 +71,11 @@ bool handler_pending(void)
  * out of the range this thread just mapped): applied after the change, it would carry the
  * new mapping's regions off with it.
  */
-static bool events_unread(void *arg)
+static bool events_unread(void)
 {
 	static atomic_flag told = ATOMIC_FLAG_INIT;
 	int ret = uffd_ctl_events_read();
 
-	(void)arg;
 	if (ret < 0 && !atomic_flag_test_and_set(&told))
 		ucow_debug("handler", "cannot tell whether other threads' events are read (%s): "
 			   "changes are recorded without waiting for them", strerror(-ret));
@@ -84,20 +83,19 @@ static bool events_unread(void *arg)
 }
 
 /* What the handler applied while a fork held the registry waits in a queue until it ends. */
-static bool events_queued(void *arg)
+static bool events_queued(void)
 {
-	(void)arg;
 	return registry_queued(&ucow_registry);
 }
 
 /* While @busy says so, for @patience_ns at most (then counted as late): yielding at first,
  * then sleeping, since what it waits for may take a while (a fork of a large process). */
-static void wait_while(bool (*busy)(void *), uint64_t patience_ns)
+static void wait_while(bool (*busy)(void), uint64_t patience_ns)
 {
 	const struct timespec nap = { .tv_nsec = 20000 };
 	uint64_t deadline = 0;
 
-	for (unsigned int i = 0; busy(NULL); i++) {
+	for (unsigned int i = 0; busy(); i++) {
 		if (!deadline) {
 			deadline = sys_now_ns() + patience_ns;
 		} else if (sys_now_ns() > deadline) {

@@ -321,14 +321,12 @@ static void follow_mremap(uintptr_t o, size_t olen, uintptr_t n, size_t nlen, bo
 			registry_move(&ucow_registry, n, o, kept, true);
 		/* Otherwise the old range's regions went with their REMAP event, and what the
 		 * kernel unmapped with its UNMAP event: removing them again here, after the fact,
-		 * could take another thread's (the same mapping moved back by it, even). What a
-		 * shrinking move left behind without an event (eager regions) goes where the
-		 * kernel says nothing registered is mapped. */
-		if (!keep_old && nlen < olen)
-			unmapped_forget(o + nlen, o + olen, handler_barrier);
-	} else if (nlen < olen) {
-		unmapped_forget(o + nlen, o + olen, handler_barrier);	/* maybe another's already */
+		 * could take another thread's (the same mapping moved back by it, even). */
 	}
+	/* What a shrink left behind without an event (eager regions) goes where the kernel says
+	 * nothing registered is mapped: by address, it may be another thread's already. */
+	if (nlen < olen)
+		unmapped_forget(o + nlen, o + olen, handler_barrier);
 	/* The kernel extends the registration with the VMA; the registry follows. */
 	if (nlen > olen && registry_lookup(&ucow_registry, n + olen - 1, &last, false) &&
 	    last.end == n + olen && !last.policy->remap_zero) {

@@ -29,10 +29,11 @@ extern struct ucow_next ucow_next;
 void interpose_resolve(void);
 
 /*
- * Interposed mremap calls in a process with managed memory run one at a time, each until the
- * handler has read its events, so that the handler reads moves in the order the kernel made
- * them (each thread queues its event only after letting go of the address space). fork
- * holds it too (prepare, then parent or child), so that no call is half made in the child.
+ * Interposed mremap calls on managed memory run one at a time, each until the registry has
+ * followed it, so that the handler reads moves in the order the kernel made them (each
+ * thread queues its event only after letting go of the address space). fork holds it too
+ * (prepare, then parent or child) in a process with regions, so that no call is half made
+ * in the child.
  */
 void remap_order_hold(struct sigguard *g);
 void remap_order_release(struct sigguard *g);

@@ -42,10 +42,10 @@ static int cover(const struct procfs_vma *v, void *arg)
 }
 
 /*
- * Only private anonymous memory, mapped without a gap, with one protection and one name: registered
- * where it was not, it still reads zero wherever it has no page (a fault ucow knows nothing
- * of is answered with zeroes). A range the kernel would refuse without ucow (a hole in it,
- * pieces of another kind) is left as it is.
+ * Only private anonymous memory, mapped without a gap, with one protection and one name:
+ * registered where it was not, it still reads zero wherever it has no page (a fault ucow
+ * knows nothing of is answered with zeroes). A range the kernel would refuse without ucow
+ * (a hole in it, pieces of another kind) is left as it is.
  */
 int remap_unify(uintptr_t start, uintptr_t end)
 {
@@ -59,28 +59,25 @@ int remap_unify(uintptr_t start, uintptr_t end)
 	return registration_add(start, end);
 }
 
-struct gaps {
-	uintptr_t next;		/* the end of the last region seen */
-};
-
 static void unregister_gap(uintptr_t start, uintptr_t end)
 {
 	if (start < end)
 		uffd_ctl_unregister(start, end - start);
 }
 
+/* @arg: the end of the last region seen. */
 static void gap_before(const struct ucow_region *r, void *arg)
 {
-	struct gaps *g = arg;
+	uintptr_t *next = arg;
 
-	unregister_gap(g->next, r->start);
-	g->next = r->end;
+	unregister_gap(*next, r->start);
+	*next = r->end;
 }
 
 void remap_unify_undo(uintptr_t start, uintptr_t end)
 {
-	struct gaps g = { .next = start };
+	uintptr_t next = start;
 
-	registry_walk(&ucow_registry, start, end, gap_before, &g);
-	unregister_gap(g.next, end);
+	registry_walk(&ucow_registry, start, end, gap_before, &next);
+	unregister_gap(next, end);
 }

@@ -7,8 +7,9 @@
 
 /*
  * After mremap failed with EFAULT over [start,end), which ucow manages in part: registers the
- * whole range when that is safe (private anonymous memory, no gap, one protection). 0 when
- * the call is worth making again, else -errno (-EFAULT: the kernel's answer stands).
+ * whole range when that is safe (private anonymous memory, no gap, one protection and one
+ * name). 0 when the call is worth making again, else -errno (-EFAULT: the kernel's answer
+ * stands).
  */
 int remap_unify(uintptr_t start, uintptr_t end);
 /*

@@ -66,8 +66,8 @@ int stats_format(char *buf, size_t size)
 		"{\"ucow\":\"%s\",\"pid\":%d,\"comm\":\"%s\",\"uffd\":\"%s\",\"managed\":%s,"
 		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
 		"\"unknown_faults\":%lu,\"events_unmap\":%lu,\"events_remap\":%lu,"
-		"\"events_remove\":%lu,\"eagain\":%lu,\"events_late\":%lu,\"poisoned\":%lu,\"fallbacks\":%lu,"
-		"\"stepped_aside\":%lu}",
+		"\"events_remove\":%lu,\"eagain\":%lu,\"events_late\":%lu,\"poisoned\":%lu,"
+		"\"fallbacks\":%lu,\"stepped_aside\":%lu}",
 		PACKAGE_VERSION, (int)getpid(), comm, uffd_mode_name(),
 		engine_count(UCOW_ST_REGIONS) ? "true" : "false",
 		engine_count(UCOW_ST_REGIONS), engine_count(UCOW_ST_REGISTER_FAILED),
