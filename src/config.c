@@ -37,6 +37,8 @@ const struct ucow_knob ucow_knobs[] = {
 	     "manage with a user-mode-only userfaultfd (syscalls on missing pages fail with EFAULT)"),
 	KNOB("UCOW_IDLE_POLL", UCOW_KNOB_BOOL, idle_poll, NULL, "off",
 	     "idle CPUs poll, not halt, while faults are served (root; costs the machine's CPU time)"),
+	KNOB("UCOW_LOCAL_WAKE", UCOW_KNOB_BOOL, local_wake, NULL, "on",
+	     "wake a thread from its fault on its own CPU, through a thread of ucow's at SCHED_IDLE"),
 	KNOB("UCOW_STATS", UCOW_KNOB_STRING, stats, NULL, "",
 	     "write a JSON summary at exit to PATH, to stderr, or to a file per process in DIR/"),
 	KNOB("UCOW_LOG", UCOW_KNOB_ENUM, log_level, log_levels, "warn",

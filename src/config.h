@@ -25,6 +25,7 @@ struct ucow_config {
 	bool seccomp;
 	bool user_mode_only;
 	bool idle_poll;
+	bool local_wake;
 	char stats[UCOW_STATS_PATH_MAX];	/* "" = off, "stderr", or a path */
 	int log_level;			/* enum ucow_log_level */
 };

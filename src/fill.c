@@ -11,6 +11,7 @@
 #include "sys.h"
 #include "uffd.h"
 #include "uffd_ctl.h"
+#include "waker.h"
 
 const void *fill_zeroes;
 
@@ -58,7 +59,7 @@ static long zero_once(uintptr_t dst, size_t len, bool wake)
 static int wake_range(uintptr_t dst, size_t len)
 {
 	if (ucow_in_handler)
-		return uffd_wake(fill_state.handler_uffd, dst, len);
+		return waker_wake(dst, len) ? 0 : uffd_wake(fill_state.handler_uffd, dst, len);
 	return uffd_ctl_wake(dst, len);
 }
 
@@ -69,8 +70,12 @@ static int wake_range(uintptr_t dst, size_t len)
  */
 static long fill_range(uintptr_t dst, const void *src, size_t len, bool wake)
 {
-	bool skipped = false;
+	/* Quietly, with one wake at the end, where the waker may take that wake. */
+	bool woken_at_end = wake && ucow_in_handler && waker_ready(dst, len), skipped = false;
 	size_t done = 0, filled = 0;
+
+	if (woken_at_end)
+		wake = false;
 
 	while (done < len) {
 		size_t n = len - done;
@@ -111,7 +116,7 @@ static long fill_range(uintptr_t dst, const void *src, size_t len, bool wake)
 			return (int)r;
 		}
 	}
-	if (skipped)
+	if (skipped || woken_at_end)
 		wake_range(dst, len);
 	return (long)filled;
 }

@@ -70,6 +70,7 @@ static const char *const names[UCOW_SYS_COUNT] = {
 	[UCOW_SYS_CLOSE_RANGE] = "close_range",
 	[UCOW_SYS_SCHED_GETAFFINITY] = "sched_getaffinity",
 	[UCOW_SYS_SCHED_SETAFFINITY] = "sched_setaffinity",
+	[UCOW_SYS_SCHED_SETSCHEDULER] = "sched_setscheduler",
 	[UCOW_SYS_PROCESS_VM_READV] = "process_vm_readv",
 	[UCOW_SYS_IO_URING_SETUP] = "io_uring_setup",
 	[UCOW_SYS_CAPGET] = "capget",
@@ -331,6 +332,8 @@ static __attribute__((noreturn)) void probe_child(struct probe_page *pg)
 	if (pg->ret[UCOW_SYS_SCHED_GETAFFINITY] > 0)
 		TRY(pg, UCOW_SYS_SCHED_SETAFFINITY,
 		    syscall(SYS_sched_setaffinity, 0, sizeof(cpus), &cpus));
+	/* The filter sees the policy: a NULL parameter fails with EINVAL, the policy unchanged. */
+	TRY(pg, UCOW_SYS_SCHED_SETSCHEDULER, syscall(SYS_sched_setscheduler, 0, SCHED_IDLE, NULL));
 	local = (struct iovec){ mem, 8 };
 	remote = (struct iovec){ src, 8 };
 	TRY(pg, UCOW_SYS_PROCESS_VM_READV,

@@ -31,6 +31,7 @@
 #include "uffd.h"
 #include "uffd_ctl.h"
 #include "unmapped.h"
+#include "waker.h"
 #include "window.h"
 
 #define READ_BATCH 64
@@ -287,6 +288,7 @@ static void resolve(const struct uffd_msg *msg)
 
 	ucow_stat_add(UCOW_ST_FAULTS, 1);
 	placement_fault((pid_t)msg->arg.pagefault.feat.ptid);
+	waker_fault((pid_t)msg->arg.pagefault.feat.ptid, f.addr);
 	for (;;) {
 		known = lookup_recorded(f.addr, &r);
 		if (known) {
@@ -318,6 +320,7 @@ static void resolve(const struct uffd_msg *msg)
 	 * add to this fault's wait (isolated faults: 15-20 us more, measured); the next ones of
 	 * the burst find the CPUs polling. */
 	idle_poll_hold();
+	waker_served();
 	if (ret == 0)
 		return;
 	if (ret == -ESRCH) {	/* the address space is gone: the process is exiting */
@@ -353,6 +356,7 @@ static int wait_spinning(void)
 			errno = -ret;
 			return -1;
 		}
+		waker_check();
 		if (pace_preempted(&last))
 			return 0;
 	} while (last < until);
@@ -377,6 +381,7 @@ static int wait_messages(struct pollfd *pfd, nfds_t n, bool served)
 			return ret;
 	}
 	idle_poll_release();
+	waker_rest();
 	do {
 		/* A file the program let go of is closed soon, not at the next fault: its
 		 * pages (a deleted memfd's) are freed only then. Soon, not at once: a program
@@ -436,8 +441,11 @@ static void *handler_main(void *arg)
 	/* Before anything else, and before handler_start() returns: the program may close
 	 * every descriptor right after. */
 	ret = fdt_handler_enter(handler.uffd);
-	if (ret >= 0)
+	if (ret >= 0) {
 		fill_bind_handler(handler.uffd);
+		/* Sharing this table; made while the program waits for this thread. */
+		waker_init(handler.uffd);
+	}
 	atomic_store(&handler.entered, ret < 0 ? ret : 1);
 	sys_futex_wake((atomic_uint *)&handler.entered);
 	if (ret < 0) {
@@ -478,6 +486,7 @@ static void *handler_main(void *arg)
 	}
 	live_stop();
 	idle_poll_stop();
+	waker_stop();
 	fdt_handler_exit();
 	handler.running = false;
 	return NULL;
@@ -526,6 +535,7 @@ int handler_start(int uffd)
 void handler_fork_child(void)
 {
 	live_fork_child();
+	waker_fork_child();
 	handler.running = false;
 	handler.head = handler.tail = 0;
 	atomic_store(&handler.period, 0);

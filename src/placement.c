@@ -2,7 +2,6 @@
  * faulted, which will use and unmap the pages, then off it before the wake-up. */
 #include <fcntl.h>
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include "placement.h"
 #include "procfs.h"
 #include "sys.h"
+#include "waker.h"
 
 /*
  * Filled from another CPU, a page costs 0.7 to 0.95 us to fill and its unmap takes twice as
@@ -38,22 +38,11 @@ void placement_fault(pid_t tid)
 	place.tid = tid;
 }
 
-/* The CPU @tid last ran on (field 39 of its stat file), or -1. */
-static int thread_cpu(pid_t tid)
-{
-	char path[64];
-	long cpu;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	cpu = procfs_stat_field(path, 39);
-	return cpu >= 0 && cpu < CPU_SETSIZE ? (int)cpu : -1;
-}
-
 /*
  * Whether every other CPU is idle: the tasks running system-wide (the fourth field of
- * /proc/loadavg) are this thread alone. Otherwise the handler stays where it is: moved onto
- * a CPU that is busy (a pinned or real-time task the count cannot place), it would wait
- * there behind it while the faulting thread waits for the handler.
+ * /proc/loadavg) are this thread alone, and ucow's waker. Otherwise the handler stays where
+ * it is: moved onto a CPU that is busy (a pinned or real-time task the count cannot place),
+ * it would wait there behind it while the faulting thread waits for the handler.
  */
 static bool cpus_to_spare(void)
 {
@@ -66,7 +55,8 @@ static bool cpus_to_spare(void)
 		return false;
 	while (slash > buf && slash[-1] != ' ')
 		slash--;
-	return atoi(slash) <= 1;
+	/* The waker spins only on a CPU with nothing else to run. */
+	return atoi(slash) <= 1 + (waker_spinning() ? 1 : 0);
 }
 
 static bool set_mask(const cpu_set_t *mask)
@@ -86,7 +76,7 @@ int placement_near(size_t len)
 	if (sched_getaffinity(0, sizeof(place.home), &place.home) < 0 ||
 	    CPU_COUNT(&place.home) < 2)
 		return -1;
-	cpu = thread_cpu(place.tid);
+	cpu = procfs_thread_cpu(place.tid);
 	if (cpu < 0 || !CPU_ISSET(cpu, &place.home) || !cpus_to_spare())
 		return -1;
 	if (cpu == sched_getcpu())

@@ -2,6 +2,7 @@
  * address space (PROCMAP_QUERY, /proc/self/maps, /proc/self/smaps). */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,16 @@ long procfs_stat_field(const char *path, int field)
 		if (*p == ' ')
 			at++;
 	return *p ? strtol(p, NULL, 10) : -1;
+}
+
+int procfs_thread_cpu(pid_t tid)
+{
+	char path[64];
+	long cpu;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	cpu = procfs_stat_field(path, 39);
+	return cpu >= 0 && cpu < CPU_SETSIZE ? (int)cpu : -1;
 }
 
 bool procfs_fd_is_anon(int fd, const char *kind)

@@ -30,6 +30,8 @@ ssize_t procfs_read(const char *path, char *buf, size_t size);
 /* Field @field (1-based, as proc(5) numbers them, >= 3) of a stat file (/proc/self/stat,
  * /proc/self/task/TID/stat), or -1. */
 long procfs_stat_field(const char *path, int field);
+/* The CPU thread @tid of this process last ran on (field 39 of its stat file), or -1. */
+int procfs_thread_cpu(pid_t tid);
 
 /* Whether descriptor @fd of the calling thread's table is an anonymous inode of @kind
  * ("userfaultfd", "eventfd": its /proc link reads anon_inode:[@kind]). */

@@ -20,6 +20,8 @@ enum ucow_stat {
 	UCOW_ST_POISONED,
 	UCOW_ST_FALLBACKS,
 	UCOW_ST_STEPPED_ASIDE,		/* ranges given up to the program's own userfaultfd */
+	UCOW_ST_WAKES_HANDED,		/* faulting threads woken by the waker, on their CPU */
+	UCOW_ST_WAKES_MISSED,		/* wakes handed to the waker that it did not take in time */
 	UCOW_ST__COUNT,
 };
 

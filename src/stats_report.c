@@ -67,7 +67,8 @@ int stats_format(char *buf, size_t size)
 		"\"engine\":{\"regions\":%lu,\"register_failed\":%lu,\"faults\":%lu,"
 		"\"unknown_faults\":%lu,\"events_unmap\":%lu,\"events_remap\":%lu,"
 		"\"events_remove\":%lu,\"eagain\":%lu,\"events_late\":%lu,\"poisoned\":%lu,"
-		"\"fallbacks\":%lu,\"stepped_aside\":%lu}",
+		"\"fallbacks\":%lu,\"stepped_aside\":%lu,\"wakes_handed\":%lu,"
+		"\"wakes_missed\":%lu}",
 		PACKAGE_VERSION, (int)getpid(), comm, uffd_mode_name(),
 		engine_count(UCOW_ST_REGIONS) ? "true" : "false",
 		engine_count(UCOW_ST_REGIONS), engine_count(UCOW_ST_REGISTER_FAILED),
@@ -76,7 +77,8 @@ int stats_format(char *buf, size_t size)
 		engine_count(UCOW_ST_EVENTS_REMOVE), engine_count(UCOW_ST_EAGAIN),
 		engine_count(UCOW_ST_EVENTS_LATE),
 		engine_count(UCOW_ST_POISONED), engine_count(UCOW_ST_FALLBACKS),
-		engine_count(UCOW_ST_STEPPED_ASIDE));
+		engine_count(UCOW_ST_STEPPED_ASIDE), engine_count(UCOW_ST_WAKES_HANDED),
+		engine_count(UCOW_ST_WAKES_MISSED));
 	if (n < 0 || (size_t)n >= size)
 		return n;
 	len = (size_t)n;

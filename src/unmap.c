@@ -13,16 +13,18 @@
 #include "uffd_ctl.h"
 #include "unmap.h"
 #include "unmapped.h"
+#include "waker.h"
 
 /*
- * Whether this thread is the program's only one (besides the handler): then nothing else
+ * Whether this thread is the program's only one (besides ucow's): then nothing else
  * can touch a range it unmaps. /proc/self/stat's 20th field counts the threads.
  */
 bool program_alone(void)
 {
 	long threads = procfs_stat_field("/proc/self/stat", 20);
 
-	return threads >= 1 && threads <= 1 + (handler_running() ? 1 : 0);
+	return threads >= 1 &&
+	       threads <= 1 + (handler_running() ? 1 : 0) + (waker_exists() ? 1 : 0);
 }
 
 void unmap_begin(uintptr_t start, uintptr_t end, struct unmap_first *u)

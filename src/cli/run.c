@@ -32,6 +32,7 @@ static const char run_usage[] =
 	"  --lazy-memset[=on|off]  defer large memsets of untouched memory (default off)\n"
 	"  --fault-around=SIZE  largest window filled on one fault, e.g. 64K or 2M; 0 = one page\n"
 	"  --idle-poll[=on|off] idle CPUs poll, not halt, while faults are served (root)\n"
+	"  --local-wake[=on|off]  wake a faulting thread from its own CPU (default on)\n"
 	"  --stats              print a summary of what ucow did when COMMAND exits\n"
 	"  --stats=PATH         append one JSON line per process to PATH (or stderr)\n"
 	"  --log=LEVEL          ucow's diagnostics: error, warn (default), info or debug\n"
@@ -53,6 +54,7 @@ static const struct run_option run_options[] = {
 	{ "lazy-memset", "UCOW_LAZY_MEMSET", true, "on" },
 	{ "fault-around", "UCOW_FAULT_AROUND", false, NULL },
 	{ "idle-poll", "UCOW_IDLE_POLL", true, "on" },
+	{ "local-wake", "UCOW_LOCAL_WAKE", true, "on" },
 	{ "stats", "UCOW_STATS", true, NULL },	/* alone: summarise */
 	{ "log", "UCOW_LOG", false, NULL },
 	{ NULL, NULL, false, NULL },

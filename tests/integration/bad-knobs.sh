@@ -33,6 +33,7 @@ check_bad_knob UCOW_PINS 2
 check_bad_knob UCOW_SECCOMP enable
 check_bad_knob UCOW_USER_MODE_ONLY yess
 check_bad_knob UCOW_IDLE_POLL always
+check_bad_knob UCOW_LOCAL_WAKE sometimes
 check_bad_knob UCOW_LOG loud
 check_bad_knob UCOW_DISABLE perhaps
 

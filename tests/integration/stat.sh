@@ -49,10 +49,11 @@ grep -q "^stat-writer (pid $writer): managed, userfaultfd" "$T/s1.out" ||
 grep -q "^page cache avoided: $(echo "$b1" | awk '{ printf "%.1f", $1 / 1048576 }') MiB" \
 	"$T/s1.out" || bad "stat, part 1 ($b1 bytes): $(grep avoided "$T/s1.out")"
 # Asked; nothing of it in the program's descriptor table (the doorbell and pagemap are in the
-# handler's), no thread but the handler.
+# handler's), no thread but the handler (and its waker, UCOW_LOCAL_WAKE).
 fds=$(ls -l "/proc/$writer/fd" 2>/dev/null | grep -c -e eventfd -e ucow-stats -e pagemap)
 equal "stat" "ucow descriptors in the program's table" "$fds" 0
-equal "stat" "threads (the program's and the handler)" "$(ls "/proc/$writer/task" | wc -l)" 2
+names=$(cat /proc/"$writer"/task/*/comm 2>/dev/null | grep -v '^ucow-waker$' | sort | tr '\n' ' ')
+equal "stat" "threads (the program's and the handler)" "$names" "stat-writer ucow-handler "
 grep -q "/memfd:ucow-stats (deleted)" "/proc/$writer/maps" || bad "stat: no stats page in maps"
 
 touch "$steps/go.1"
