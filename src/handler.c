@@ -420,6 +420,8 @@ static int serve_batch(void)
 			/* A copy: resolving may read more messages into the ring. */
 			struct uffd_msg msg = handler.queue[handler.head++ % QUEUE_SLOTS];
 
+			/* A handler kept busy still makes a wake handed off and not made. */
+			waker_check();
 			resolve(&msg);
 			resolved = true;
 		}
@@ -443,7 +445,8 @@ static void *handler_main(void *arg)
 	ret = fdt_handler_enter(handler.uffd);
 	if (ret >= 0) {
 		fill_bind_handler(handler.uffd);
-		/* Sharing this table; made while the program waits for this thread. */
+		placement_adopt_process_mask();
+		/* Sharing this table and mask; made while the program waits for this thread. */
 		waker_init(handler.uffd);
 	}
 	atomic_store(&handler.entered, ret < 0 ? ret : 1);

@@ -33,6 +33,18 @@ void placement_init(void)
 	place.tid = 0;
 }
 
+void placement_adopt_process_mask(void)
+{
+	cpu_set_t mask;
+
+	if (!filter_allows(UCOW_SYS_SCHED_GETAFFINITY) || !filter_allows(UCOW_SYS_SCHED_SETAFFINITY))
+		return;
+	if (sched_getaffinity(getpid(), sizeof(mask), &mask) < 0)
+		return;
+	if (sched_setaffinity(0, sizeof(mask), &mask) < 0)
+		ucow_debug("handler", "cannot take the main thread's CPU mask: %m");
+}
+
 void placement_fault(pid_t tid)
 {
 	place.tid = tid;

@@ -9,6 +9,12 @@
 
 /* At the start of the handler thread: its CPU mask is the one it goes back to. */
 void placement_init(void);
+/*
+ * At handler start: the main thread's CPU mask rather than the one of the thread that started
+ * the handler, which the program may have pinned beside a SCHED_FIFO thread, say, where the
+ * handler would wait for it while every faulting thread waits for the handler.
+ */
+void placement_adopt_process_mask(void);
 /* The thread whose fault is served next (0: unknown, the handler stays where it is). */
 void placement_fault(pid_t tid);
 /*

@@ -93,14 +93,44 @@ long procfs_stat_field(const char *path, int field)
 	return *p ? strtol(p, NULL, 10) : -1;
 }
 
-int procfs_thread_cpu(pid_t tid)
+/* Fields @first.. of the stat file at @path into @out[@n]: 0, or -1. */
+static int stat_fields(const char *path, int first, long *out, int n)
+{
+	char buf[512], *p;
+	int at = 2;
+
+	if (procfs_read(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		for (; *p && at < first + i; p++)
+			if (*p == ' ')
+				at++;
+		if (!*p)
+			return -1;
+		out[i] = strtol(p, NULL, 10);
+	}
+	return 0;
+}
+
+int procfs_thread_sched(pid_t tid, int *policy)
 {
 	char path[64];
-	long cpu;
+	long f[3];	/* processor (39), rt_priority (40), policy (41) */
 
 	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
-	cpu = procfs_stat_field(path, 39);
-	return cpu >= 0 && cpu < CPU_SETSIZE ? (int)cpu : -1;
+	if (stat_fields(path, 39, f, 3) < 0 || f[0] < 0 || f[0] >= CPU_SETSIZE)
+		return -1;
+	if (policy)
+		*policy = (int)f[2];
+	return (int)f[0];
+}
+
+int procfs_thread_cpu(pid_t tid)
+{
+	return procfs_thread_sched(tid, NULL);
 }
 
 bool procfs_fd_is_anon(int fd, const char *kind)

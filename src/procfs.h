@@ -32,6 +32,8 @@ ssize_t procfs_read(const char *path, char *buf, size_t size);
 long procfs_stat_field(const char *path, int field);
 /* The CPU thread @tid of this process last ran on (field 39 of its stat file), or -1. */
 int procfs_thread_cpu(pid_t tid);
+/* The same, and its scheduling policy (field 41) into *@policy unless NULL. */
+int procfs_thread_sched(pid_t tid, int *policy);
 
 /* Whether descriptor @fd of the calling thread's table is an anonymous inode of @kind
  * ("userfaultfd", "eventfd": its /proc link reads anon_inode:[@kind]). */

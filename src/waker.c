@@ -27,9 +27,19 @@
  */
 #define CLAIM_NS 5000		/* how long the handler waits for the waker to take a wake */
 #define CHECK_NS 100000		/* a wake taken but not done by then is made by the handler */
-#define MISSES_MAX 2		/* wakes not taken in a row before a pause */
-#define PAUSE_NS 2000000	/* no hand-offs for this long after them */
-#define FOLLOW_GAP_NS 1000000	/* within a burst, the thread's CPU is read at most this often */
+/* A miss counts 2 and a wake taken takes 1 off: at 4, a pause (a miss every other wake). */
+#define MISS_WEIGHT 2
+#define MISSES_MAX 4
+#define PAUSE_NS 2000000	/* no hand-offs for this long after them, */
+#define PAUSE_MAX_NS 64000000	/* doubling up to this while hand-offs keep failing */
+/* The waker's own spin without a job, after which it rests until the next pause is over (the
+ * faulting thread moved, or faults from elsewhere): a spinning virtual CPU takes the host's
+ * time from the others. Gaps longer than SPIN_STEP_NS are time it did not run. */
+#define SPIN_IDLE_NS 50000
+#define SPIN_STEP_NS 5000
+
+#define FOLLOW_GAP_NS 1000000	/* within a burst, the thread's CPU is read this often, */
+#define REFOLLOW_GAP_NS 200000	/* or this often after a miss or a move of the handler's */
 #define STACK_SIZE (64 * 1024)
 
 enum { WAKER_ABSENT, WAKER_REST, WAKER_SPIN, WAKER_STOP };
@@ -37,6 +47,7 @@ enum { WAKER_ABSENT, WAKER_REST, WAKER_SPIN, WAKER_STOP };
 static struct {
 	atomic_uint state;		/* the waker's futex word */
 	atomic_int began;		/* 1 once it runs at SCHED_IDLE, -errno if it cannot */
+	atomic_bool idled;		/* it stopped spinning for want of jobs */
 	/* The hand-off: odd while the handler writes it; claimed just before the waker's
 	 * ioctl, done after it. */
 	atomic_ulong job, claimed, done;
@@ -44,6 +55,7 @@ static struct {
 	atomic_size_t len;
 	int uffd;
 	pthread_t thread;
+	cpu_set_t home;			/* its mask at rest: the handler's at start */
 	int cpu;			/* the waker's CPU, -1 if not pinned */
 	pid_t tid;			/* the thread that ran there when it was pinned */
 	/* Handler side. */
@@ -52,7 +64,7 @@ static struct {
 	bool handed;			/* its wake went to the waker */
 	unsigned long posted;		/* the last job posted */
 	unsigned long settled;		/* the last job known made, by either thread */
-	uint64_t posted_at, paused_until, followed_at;
+	uint64_t posted_at, paused_until, followed_at, pause_ns;
 	uint64_t waited;		/* the handler's time runnable, not running, at that look */
 	unsigned int misses;
 	bool follow;			/* read the thread's CPU again at the next fault served */
@@ -72,6 +84,7 @@ static void *waker_main(void *arg)
 {
 	struct sched_param none = { 0 };
 	unsigned long job, tried = 0;
+	uint64_t last = 0, idle = 0, now;
 	unsigned int state;
 
 	(void)arg;
@@ -89,15 +102,27 @@ static void *waker_main(void *arg)
 			return NULL;
 		if (state != WAKER_SPIN) {
 			sys_futex_wait(&waker.state, state, 0);
+			last = idle = 0;
 			continue;
 		}
 		job = atomic_load(&waker.job);
 		if (job & 1 || job == tried) {
+			now = sys_now_ns();
+			if (last)
+				idle += now - last < SPIN_STEP_NS ? now - last : SPIN_STEP_NS;
+			last = now;
+			if (idle > SPIN_IDLE_NS) {
+				state = WAKER_SPIN;
+				if (atomic_compare_exchange_strong(&waker.state, &state, WAKER_REST))
+					atomic_store(&waker.idled, true);
+				continue;
+			}
 			/* A spin that holds the CPU at a tick would keep a program thread or the
 			 * handler from it for a whole slice: SCHED_IDLE is not enough. */
 			sched_yield();
 			continue;
 		}
+		idle = 0;
 		uintptr_t start = atomic_load(&waker.start);
 		size_t len = atomic_load(&waker.len);
 
@@ -117,8 +142,13 @@ static int start_thread(void)
 	int ret;
 
 	if (!filter_allows(UCOW_SYS_SCHED_SETSCHEDULER) ||
+	    !filter_allows(UCOW_SYS_SCHED_GETAFFINITY) ||
 	    !filter_allows(UCOW_SYS_SCHED_SETAFFINITY))
 		return -EPERM;
+	if (sched_getaffinity(0, sizeof(waker.home), &waker.home) < 0)
+		return -errno;
+	if (CPU_COUNT(&waker.home) < 2)
+		return -EXDEV;	/* said as "one CPU" */
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
@@ -138,6 +168,13 @@ static int start_thread(void)
 		return ret;
 	}
 	pthread_setname_np(waker.thread, "ucow-waker");
+	/* Moved with the program's threads, or of no use: a filter may refuse the moves. */
+	ret = pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home);
+	if (ret) {
+		atomic_store(&waker.state, WAKER_STOP);
+		sys_futex_wake(&waker.state);
+		return -ret;
+	}
 	return 0;
 }
 
@@ -156,7 +193,8 @@ void waker_init(int uffd)
 	ret = start_thread();
 	if (ret < 0)
 		ucow_info("waker", "no waker thread (%s): threads are woken from their faults "
-			  "by the handler, from its CPU", strerror(-ret));
+			  "by the handler, from its CPU",
+			  ret == -EXDEV ? "the handler may run on one CPU only" : strerror(-ret));
 }
 
 bool waker_spinning(void)
@@ -178,7 +216,6 @@ void waker_fault(pid_t tid, uintptr_t addr)
 	waker.handed = false;
 }
 
-/* Pins the waker to the CPU of the thread whose fault was served. */
 /*
  * Whether the handler waited for its CPU more than a quarter of the time since the last look
  * (the second field of its schedstat: time runnable, not running). Then another task shares
@@ -199,14 +236,16 @@ static bool handler_crowded(uint64_t now)
 	return waker.followed_at && waited - prev > (now - waker.followed_at) / 4;
 }
 
+/* Pins the waker to the CPU of the thread whose fault was served, or leaves it resting. */
 static void follow(bool burst_start)
 {
 	uint64_t now = sys_now_ns();
 	cpu_set_t one;
 	bool crowded;
-	int cpu;
+	int cpu, policy = SCHED_OTHER;
 
-	if (!burst_start && now - waker.followed_at < FOLLOW_GAP_NS)
+	if (!burst_start &&
+	    now - waker.followed_at < (waker.follow ? REFOLLOW_GAP_NS : FOLLOW_GAP_NS))
 		return;
 	crowded = handler_crowded(now);
 	waker.followed_at = now;
@@ -214,9 +253,12 @@ static void follow(bool burst_start)
 	waker.tid = 0;
 	if (crowded)
 		return;
-	cpu = waker.faulting ? procfs_thread_cpu(waker.faulting) : -1;
-	/* On the handler's CPU the handler's own wake is local: the waker rests. */
-	if (cpu < 0 || cpu == sched_getcpu())
+	cpu = waker.faulting ? procfs_thread_sched(waker.faulting, &policy) : -1;
+	/*
+	 * On the handler's CPU the handler's own wake is local: the waker rests. So it does
+	 * beside a SCHED_IDLE or SCHED_BATCH thread, whose CPU time it would share.
+	 */
+	if (cpu < 0 || cpu == sched_getcpu() || policy == SCHED_IDLE || policy == SCHED_BATCH)
 		return;
 	if (cpu != waker.cpu) {
 		CPU_ZERO(&one);
@@ -230,17 +272,57 @@ static void follow(bool burst_start)
 	waker.tid = waker.faulting;
 }
 
+/*
+ * Unpinned at rest: glibc's set*id() calls signal every thread and wait for each, as exit
+ * waits for each to end, and a SCHED_IDLE thread pinned to a busy CPU may wait there for
+ * tens of milliseconds (measured beside one CPU-bound process); free to move, it runs at
+ * once on any CPU the program leaves idle.
+ */
+static void unpin(void)
+{
+	if (waker.cpu < 0)
+		return;
+	waker.cpu = -1;
+	if (pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home) != 0)
+		ucow_debug("waker", "cannot take back its CPU mask: %m");
+}
+
+/* No hand-offs for a while, twice as long as the last time until a wake is taken again. */
+static void pause_handoffs(void)
+{
+	waker.pause_ns = waker.pause_ns ? waker.pause_ns * 2 : PAUSE_NS;
+	if (waker.pause_ns > PAUSE_MAX_NS)
+		waker.pause_ns = PAUSE_MAX_NS;
+	waker.paused_until = sys_now_ns() + waker.pause_ns;
+}
+
+static bool paused(void)
+{
+	if (!waker.paused_until)
+		return false;
+	if (sys_now_ns() < waker.paused_until)
+		return true;
+	waker.paused_until = 0;
+	return false;
+}
+
 void waker_served(void)
 {
 	unsigned int state = atomic_load(&waker.state);
 
 	if (state == WAKER_ABSENT || state == WAKER_STOP)
 		return;
+	if (atomic_exchange(&waker.idled, false))
+		pause_handoffs();
 	/* Looked at again every FOLLOW_GAP_NS: the machine's load changes. */
-	follow(waker.burst_new);
+	if (!paused())
+		follow(waker.burst_new);
+	else
+		waker.tid = 0;
 	if (!waker.tid) {
 		if (state == WAKER_SPIN)
 			atomic_store(&waker.state, WAKER_REST);
+		unpin();
 	} else if (state == WAKER_REST) {
 		atomic_store(&waker.state, WAKER_SPIN);
 		sys_futex_wake(&waker.state);
@@ -251,9 +333,10 @@ static void missed(void)
 {
 	ucow_stat_add(UCOW_ST_WAKES_MISSED, 1);
 	waker.follow = true;
-	if (++waker.misses >= MISSES_MAX) {
+	waker.misses += MISS_WEIGHT;
+	if (waker.misses >= MISSES_MAX) {
 		waker.misses = 0;
-		waker.paused_until = sys_now_ns() + PAUSE_NS;
+		pause_handoffs();
 	}
 }
 
@@ -280,12 +363,7 @@ bool waker_ready(uintptr_t start, size_t len)
 		waker.follow = true;
 		return false;
 	}
-	if (waker.paused_until) {
-		if (sys_now_ns() < waker.paused_until)
-			return false;
-		waker.paused_until = 0;
-	}
-	return true;
+	return !paused();
 }
 
 bool waker_wake(uintptr_t start, size_t len)
@@ -320,7 +398,9 @@ bool waker_wake(uintptr_t start, size_t len)
 	/* Only the wake of the faulting thread goes through the waker: once it runs, the
 	 * waker does not, until the thread faults again. */
 	waker.handed = true;
-	waker.misses = 0;
+	waker.pause_ns = 0;
+	if (waker.misses)
+		waker.misses--;
 	ucow_stat_add(UCOW_ST_WAKES_HANDED, 1);
 	return true;
 }
@@ -337,6 +417,7 @@ void waker_rest(void)
 		settle();
 	if (atomic_load(&waker.state) == WAKER_SPIN)
 		atomic_store(&waker.state, WAKER_REST);
+	unpin();
 	waker.burst_new = true;
 }
 
