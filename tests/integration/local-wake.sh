@@ -89,6 +89,18 @@ if [ -x "$PROGS/seccomp-run" ]; then
 		equal "filtered" "wakes handed" "$(stats_of f engine wakes_handed)" 0
 fi
 
+# set*id() signals every thread and waits for each: ucow's threads must not sit on the CPU
+# of a thread that spins there (SCHED_FIFO as root) when the program asks (the kernel's run:
+# well under a millisecond a call; pinned there, ucow's threads took up to a second).
+for how in "" -m; do
+	run k "$PROGS/setxid-pinned" $how
+	run_ucow u UCOW_STATS="$T/sx.stats" "$PROGS/setxid-pinned" $how
+	equal "set*id $how" "exit status" "$(rc_of k) $(rc_of u)" "0 0"
+	worst=$(mem u max_ms)
+	say "set*id $how: slowest pair ${worst:-?} ms under ucow, $(mem k max_ms) ms plain ($(tail -n 1 "$T/u.out"))"
+	[ "${worst:-1000}" -lt 100 ] || bad "set*id $how: a pair took ${worst:-?} ms under ucow"
+done
+
 # Faulting threads alone (the waker takes most wakes), then beside CPU-bound ones and one
 # that spins on managed memory; one page a fault, and in windows.
 versus_rounds "1 thread" 2 UCOW_FAULT_AROUND=0 "$PROGS/wake-race" -t 1 -r 16
