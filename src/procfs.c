@@ -76,23 +76,6 @@ ssize_t procfs_read(const char *path, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
-long procfs_stat_field(const char *path, int field)
-{
-	char buf[512], *p;
-	int at = 2;
-
-	if (procfs_read(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	/* The command name (field 2) may hold spaces and parentheses: count after the last. */
-	p = strrchr(buf, ')');
-	if (!p)
-		return -1;
-	for (; *p && at < field; p++)
-		if (*p == ' ')
-			at++;
-	return *p ? strtol(p, NULL, 10) : -1;
-}
-
 /* Fields @first.. of the stat file at @path into @out[@n]: 0, or -1. */
 static int stat_fields(const char *path, int first, long *out, int n)
 {
@@ -113,6 +96,13 @@ static int stat_fields(const char *path, int first, long *out, int n)
 		out[i] = strtol(p, NULL, 10);
 	}
 	return 0;
+}
+
+long procfs_stat_field(const char *path, int field)
+{
+	long value;
+
+	return stat_fields(path, field, &value, 1) < 0 ? -1 : value;
 }
 
 int procfs_thread_sched(pid_t tid, int *policy)
