@@ -10,9 +10,10 @@
 /* At the start of the handler thread: its CPU mask is the one it goes back to. */
 void placement_init(void);
 /*
- * At handler start: the main thread's CPU mask rather than the one of the thread that started
- * the handler, which the program may have pinned beside a SCHED_FIFO thread, say, where the
- * handler would wait for it while every faulting thread waits for the handler.
+ * At handler start: every CPU a thread of the program may run on (the union of their masks),
+ * rather than the mask of the thread that started the handler or of the main thread, either
+ * of which the program may have pinned beside a busy SCHED_FIFO thread, where the handler
+ * would wait for it while every faulting thread waits for the handler.
  */
 void placement_adopt_process_mask(void);
 /* The thread whose fault is served next (0: unknown, the handler stays where it is). */

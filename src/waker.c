@@ -1,11 +1,15 @@
 /* waker.c: wakes a thread from its fault on the CPU it faulted on. While the handler serves a
  * burst, a thread of ucow's spins there at SCHED_IDLE and the handler hands it the wake. */
 #include <errno.h>
+#include <linux/capability.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "filter_probe.h"
@@ -69,6 +73,7 @@ static struct {
 	unsigned int misses;
 	bool follow;			/* read the thread's CPU again at the next fault served */
 	bool burst_new;			/* the next fault served starts a burst */
+	bool idle_policy;		/* the handler set it to SCHED_IDLE */
 } waker = { .cpu = -1 };
 
 static inline void cpu_relax(void)
@@ -82,18 +87,11 @@ static inline void cpu_relax(void)
 
 static void *waker_main(void *arg)
 {
-	struct sched_param none = { 0 };
 	unsigned long job, tried = 0;
 	uint64_t last = 0, idle = 0, now;
 	unsigned int state;
 
 	(void)arg;
-	/* Before it ever spins. (pthread attributes cannot ask for SCHED_IDLE.) */
-	if (sched_setscheduler(0, SCHED_IDLE, &none) < 0) {
-		atomic_store(&waker.began, -errno);
-		sys_futex_wake((atomic_uint *)&waker.began);
-		return NULL;
-	}
 	atomic_store(&waker.began, 1);
 	sys_futex_wake((atomic_uint *)&waker.began);
 	for (;;) {
@@ -135,7 +133,34 @@ static void *waker_main(void *arg)
 	}
 }
 
-/* Returns once the waker runs at SCHED_IDLE: 0, or -errno (it is gone). */
+/*
+ * The waker spins at SCHED_IDLE and sleeps at SCHED_OTHER, set by the handler, which runs
+ * whatever the machine's load: glibc's set*id() calls, exec and exit wait for every thread,
+ * and a SCHED_IDLE one on a machine whose CPUs are all busy gets a turn only after tens to
+ * hundreds of milliseconds (measured). Leaving SCHED_IDLE needs CAP_SYS_NICE (or an
+ * RLIMIT_NICE of 20), so the waker spins only while the handler may bring it back.
+ */
+static int set_policy(int policy)
+{
+	struct sched_param none = { 0 };
+
+	return -pthread_setschedparam(waker.thread, policy, &none);
+}
+
+static bool may_bring_back(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+	struct rlimit nice;
+
+	if (getrlimit(RLIMIT_NICE, &nice) == 0 && nice.rlim_cur >= 20)
+		return true;
+	if (!filter_allows(UCOW_SYS_CAPGET) || syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	return data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32));
+}
+
+/* Returns once the waker runs and may be set to SCHED_IDLE and back: 0, or -errno. */
 static int start_thread(void)
 {
 	pthread_attr_t attr;
@@ -169,11 +194,15 @@ static int start_thread(void)
 	}
 	pthread_setname_np(waker.thread, "ucow-waker");
 	/* Moved with the program's threads, or of no use: a filter may refuse the moves. */
-	ret = pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home);
+	ret = -pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home);
+	if (!ret && !may_bring_back())
+		ret = -EACCES;
+	if (!ret && (ret = set_policy(SCHED_IDLE)) == 0)
+		ret = set_policy(SCHED_OTHER);
 	if (ret) {
 		atomic_store(&waker.state, WAKER_STOP);
 		sys_futex_wake(&waker.state);
-		return -ret;
+		return ret;
 	}
 	return 0;
 }
@@ -194,7 +223,9 @@ void waker_init(int uffd)
 	if (ret < 0)
 		ucow_info("waker", "no waker thread (%s): threads are woken from their faults "
 			  "by the handler, from its CPU",
-			  ret == -EXDEV ? "the handler may run on one CPU only" : strerror(-ret));
+			  ret == -EXDEV ? "the handler may run on one CPU only" :
+			  ret == -EACCES ? "taking a thread back from SCHED_IDLE needs CAP_SYS_NICE" :
+			  strerror(-ret));
 }
 
 bool waker_spinning(void)
@@ -270,21 +301,48 @@ static void follow(bool burst_start)
 		waker.cpu = cpu;
 	}
 	waker.tid = waker.faulting;
+	/* Said again while it spins: someone may have changed it (chrt -a). */
+	if (waker.idle_policy && set_policy(SCHED_IDLE) < 0)
+		waker.tid = 0;
 }
 
 /*
- * Unpinned at rest: glibc's set*id() calls signal every thread and wait for each, as exit
- * waits for each to end, and a SCHED_IDLE thread pinned to a busy CPU may wait there for
- * tens of milliseconds (measured beside one CPU-bound process); free to move, it runs at
- * once on any CPU the program leaves idle.
+ * At rest: SCHED_OTHER (see set_policy()), and unpinned: a thread pinned to a busy CPU waits
+ * there for its turn while a set*id() call or an exit waits for it; free to move, it runs
+ * at once on any CPU the program leaves idle.
  */
-static void unpin(void)
+static void disarm(void)
 {
+	unsigned int spin = WAKER_SPIN;
+
+	atomic_compare_exchange_strong(&waker.state, &spin, WAKER_REST);
+	if (waker.idle_policy) {
+		waker.idle_policy = false;
+		if (set_policy(SCHED_OTHER) < 0) {
+			/* The program dropped its privileges: no more spins. */
+			ucow_debug("waker", "cannot take it back from SCHED_IDLE: it ends");
+			waker_stop();
+			return;
+		}
+	}
 	if (waker.cpu < 0)
 		return;
 	waker.cpu = -1;
-	if (pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home) != 0)
+	/* The handler's mask as it is now: an administrator may have narrowed the process's. */
+	if (sched_getaffinity(0, sizeof(waker.home), &waker.home) < 0 ||
+	    pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home) != 0)
 		ucow_debug("waker", "cannot take back its CPU mask: %m");
+}
+
+/* The waker spins from now on, at SCHED_IDLE: false if it may not. */
+static bool arm(void)
+{
+	if (!may_bring_back() || set_policy(SCHED_IDLE) < 0)
+		return false;
+	waker.idle_policy = true;
+	atomic_store(&waker.state, WAKER_SPIN);
+	sys_futex_wake(&waker.state);
+	return true;
 }
 
 /* No hand-offs for a while, twice as long as the last time until a wake is taken again. */
@@ -319,14 +377,10 @@ void waker_served(void)
 		follow(waker.burst_new);
 	else
 		waker.tid = 0;
-	if (!waker.tid) {
-		if (state == WAKER_SPIN)
-			atomic_store(&waker.state, WAKER_REST);
-		unpin();
-	} else if (state == WAKER_REST) {
-		atomic_store(&waker.state, WAKER_SPIN);
-		sys_futex_wake(&waker.state);
-	}
+	if (!waker.tid)
+		disarm();
+	else if (state == WAKER_REST && !arm())
+		waker.tid = 0;
 }
 
 static void missed(void)
@@ -415,9 +469,7 @@ void waker_rest(void)
 {
 	if (waker.settled != waker.posted)
 		settle();
-	if (atomic_load(&waker.state) == WAKER_SPIN)
-		atomic_store(&waker.state, WAKER_REST);
-	unpin();
+	disarm();
 	waker.burst_new = true;
 }
 

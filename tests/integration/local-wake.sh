@@ -1,7 +1,7 @@
-# local-wake.sh: UCOW_LOCAL_WAKE (on by default): a thread of ucow's, ucow-waker, runs at
-# SCHED_IDLE, takes the wakes of faulting threads while the handler serves a burst, and sleeps
-# when the handler does; off, or under a filter that refuses SCHED_IDLE, there is no such thread
-# and nothing else changes. Threads that fault beside CPU-bound ones, with one spinning on
+# local-wake.sh: UCOW_LOCAL_WAKE (on by default): a thread of ucow's, ucow-waker, spins at
+# SCHED_IDLE and takes the wakes of faulting threads while the handler serves a burst, and
+# sleeps at SCHED_OTHER, on every CPU, when the handler does; off, without CAP_SYS_NICE, or
+# under a filter that refuses SCHED_IDLE, there is no such thread and nothing else changes. Threads that fault beside CPU-bound ones, with one spinning on
 # managed memory, read the kernel's bytes and never hang.
 . "$UCOWTEST_SRCDIR/tests/integration/lib.sh"
 require_lib
@@ -21,7 +21,8 @@ stat_field() {
 }
 
 # pace TAG KNOB: fault-pace under ucow (one page a fault), UCOW_LOCAL_WAKE=KNOB; once it
-# sleeps, records its waker's TID, policy (field 41), CPU time (14 + 15) now and 0.3 s later.
+# sleeps, records its waker's TID, policy (field 41), CPU time (14 + 15) now and 0.3 s later,
+# and whether its CPU mask is the program's.
 pace() {
 	rm -f "$T/$1.stats"
 	run_ucow "$1" UCOW_LOCAL_WAKE="$2" UCOW_FAULT_AROUND=0 UCOW_STATS="$T/$1.stats" \
@@ -38,7 +39,10 @@ pace() {
 		policy=$(stat_field "$prog" "$tid" 41)
 		sleep 0.3
 		t1=$(( $(stat_field "$prog" "$tid" 14) + $(stat_field "$prog" "$tid" 15) ))
-		echo "$tid $policy $((t1 - t0))" >"$T/$1.waker"
+		mask=same
+		[ "$(grep Cpus_allowed_list "/proc/$prog/task/$tid/status")" = \
+		  "$(grep Cpus_allowed_list "/proc/$prog/status")" ] || mask=pinned
+		echo "$tid $policy $((t1 - t0)) $mask" >"$T/$1.waker"
 	fi
 	wait $pid
 }
@@ -49,14 +53,17 @@ ran() {
 	no_stderr "$1" "$2"
 }
 
-# On: the waker exists at SCHED_IDLE (5), sleeps with the handler, and takes wakes.
+# On: the waker exists, sleeps with the handler at SCHED_OTHER (0) with the program's CPU
+# mask, uses no CPU then, and takes wakes.
 handed=0
 for try in 1 2 3; do
 	pace on on
 	ran "on" on
 	require_managed "on" "$T/on.stats" || break
-	read -r tid policy spent <"$T/on.waker" || bad "on: no ucow-waker thread while the program ran"
-	equal "on" "the waker's scheduling policy" "${policy:-}" 5
+	read -r tid policy spent mask <"$T/on.waker" ||
+		bad "on: no ucow-waker thread while the program ran"
+	equal "on" "the sleeping waker's scheduling policy" "${policy:-}" 0
+	equal "on" "the sleeping waker's CPU mask" "${mask:-}" same
 	[ "${spent:-1}" -le 2 ] ||
 		bad "on: the waker used $spent ticks of CPU time in 0.3 s while the handler slept"
 	handed=$(stats_of on engine wakes_handed)
@@ -87,6 +94,29 @@ if [ -x "$PROGS/seccomp-run" ]; then
 	ran "filtered" f
 	require_managed "filtered" "$T/f.stats" &&
 		equal "filtered" "wakes handed" "$(stats_of f engine wakes_handed)" 0
+fi
+
+# Not root, allowed userfaultfd (CAP_SYS_PTRACE) but not CAP_SYS_NICE: no waker, no "ucow:".
+if command -v setpriv >/dev/null &&
+   setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+sys_ptrace \
+	--ambient-caps=+sys_ptrace true 2>/dev/null; then
+	dir=$(mktemp -d /tmp/ucow-local-wake.XXXXXX) || exit 1
+	trap 'rm -rf "$dir"' EXIT
+	cp "$LIB" "$dir/libucow.so" && cp "$PROGS/fault-pace" "$dir/" || exit 1
+	: >"$dir/stats"
+	chmod 755 "$dir" "$dir"/* && chmod 666 "$dir/stats"
+	built_lib=$LIB
+	LIB=$dir/libucow.so
+	run_ucow user UCOW_FAULT_AROUND=0 UCOW_STATS="$dir/stats" setpriv --reuid=nobody \
+		--regid=nogroup --clear-groups --inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace \
+		"$dir/fault-pace" -f 300 -s 10
+	LIB=$built_lib
+	ran "not root" user
+	cp "$dir/stats" "$T/user.stats"
+	require_managed "not root" "$T/user.stats" &&
+		equal "not root" "wakes handed" "$(stats_of user engine wakes_handed)" 0
+else
+	say "setpriv cannot keep CAP_SYS_PTRACE for nobody here: the unprivileged case is not run"
 fi
 
 # set*id() signals every thread and waits for each: ucow's threads must not sit on the CPU
