@@ -50,7 +50,6 @@ enum { WAKER_ABSENT, WAKER_REST, WAKER_SPIN, WAKER_STOP };
 
 static struct {
 	atomic_uint state;		/* the waker's futex word */
-	atomic_int began;		/* 1 once it runs at SCHED_IDLE, -errno if it cannot */
 	atomic_bool idled;		/* it stopped spinning for want of jobs */
 	/* The hand-off: odd while the handler writes it; claimed just before the waker's
 	 * ioctl, done after it. */
@@ -92,8 +91,6 @@ static void *waker_main(void *arg)
 	unsigned int state;
 
 	(void)arg;
-	atomic_store(&waker.began, 1);
-	sys_futex_wake((atomic_uint *)&waker.began);
 	for (;;) {
 		state = atomic_load(&waker.state);
 		if (state == WAKER_STOP)
@@ -160,7 +157,8 @@ static bool may_bring_back(void)
 	return data[CAP_SYS_NICE / 32].effective & (1u << (CAP_SYS_NICE % 32));
 }
 
-/* Returns once the waker runs and may be set to SCHED_IDLE and back: 0, or -errno. */
+/* Makes the waker, resting, once it is known it may be set to SCHED_IDLE and back: 0, or
+ * -errno (there is none). */
 static int start_thread(void)
 {
 	pthread_attr_t attr;
@@ -174,11 +172,12 @@ static int start_thread(void)
 		return -errno;
 	if (CPU_COUNT(&waker.home) < 2)
 		return -EXDEV;	/* said as "one CPU" */
+	if (!may_bring_back())
+		return -EACCES;	/* said as "needs CAP_SYS_NICE" */
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, STACK_SIZE);
 	atomic_store(&waker.state, WAKER_REST);
-	atomic_store(&waker.began, 0);
 	/* The handler's signal mask (every signal blocked) and descriptor table go with it. */
 	ret = pthread_create(&waker.thread, &attr, waker_main, NULL);
 	pthread_attr_destroy(&attr);
@@ -186,17 +185,9 @@ static int start_thread(void)
 		atomic_store(&waker.state, WAKER_ABSENT);
 		return -ret;
 	}
-	while ((ret = atomic_load(&waker.began)) == 0)
-		sys_futex_wait((atomic_uint *)&waker.began, 0, 0);
-	if (ret < 0) {
-		atomic_store(&waker.state, WAKER_ABSENT);
-		return ret;
-	}
 	pthread_setname_np(waker.thread, "ucow-waker");
-	/* Moved with the program's threads, or of no use: a filter may refuse the moves. */
+	/* A filter may refuse the moves or the policies: found now, not in a burst. */
 	ret = -pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home);
-	if (!ret && !may_bring_back())
-		ret = -EACCES;
 	if (!ret && (ret = set_policy(SCHED_IDLE)) == 0)
 		ret = set_policy(SCHED_OTHER);
 	if (ret) {
