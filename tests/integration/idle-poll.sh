@@ -60,20 +60,8 @@ no_stderr "off" off
 grep -q '^0$' "$T/off.faulting" && bad "off: a request of 0 was made without UCOW_IDLE_POLL"
 
 # Not root, but allowed userfaultfd (CAP_SYS_PTRACE): the device stays closed to it.
-if command -v setpriv >/dev/null &&
-   setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+sys_ptrace \
-	--ambient-caps=+sys_ptrace true 2>/dev/null; then
-	# The build tree may be under a directory nobody cannot enter: copy what it runs.
-	dir=$(mktemp -d /tmp/ucow-idle-poll.XXXXXX) || exit 1
-	trap 'rm -rf "$dir"' EXIT
-	cp "$LIB" "$dir/libucow.so" && cp "$PROGS/fault-pace" "$dir/" || exit 1
-	chmod 755 "$dir" "$dir"/*
-	built_lib=$LIB
-	LIB=$dir/libucow.so
-	run_ucow user UCOW_IDLE_POLL=on UCOW_FAULT_AROUND=0 setpriv --reuid=nobody --regid=nogroup \
-		--clear-groups --inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace \
-		"$dir/fault-pace" -f 200 -s 10
-	LIB=$built_lib
+if unprivileged_ready fault-pace; then
+	run_unprivileged user "UCOW_IDLE_POLL=on UCOW_FAULT_AROUND=0" fault-pace -f 200 -s 10
 	ran "not root" user
 	equal "not root" "lines on stderr" "$(wc -l <"$T/user.err")" 1
 	grep -q "^ucow: idle-poll: UCOW_IDLE_POLL=on: cannot open $DEV" "$T/user.err" ||

@@ -94,6 +94,39 @@ preload_for() {
 	echo "$LIB"
 }
 
+# unprivileged_ready PROGRAM...: whether setpriv can run a command as nobody keeping only
+# CAP_SYS_PTRACE (userfaultfd allowed, nothing else of root's). If so, copies the library and
+# the named test programs into $UNPRIV_DIR, which nobody can enter (the build tree may be
+# under a directory it cannot), beside a "stats" file anyone may write; removed at exit.
+unprivileged_ready() {
+	command -v setpriv >/dev/null &&
+		setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+sys_ptrace \
+			--ambient-caps=+sys_ptrace true 2>/dev/null || return 1
+	UNPRIV_DIR=$(mktemp -d /tmp/ucow-unpriv.XXXXXX) || return 1
+	trap 'rm -rf "$UNPRIV_DIR"' EXIT
+	cp "$LIB" "$UNPRIV_DIR/libucow.so" || return 1
+	for p in "$@"; do
+		cp "$PROGS/$p" "$UNPRIV_DIR/" || return 1
+	done
+	: >"$UNPRIV_DIR/stats"
+	chmod 755 "$UNPRIV_DIR" "$UNPRIV_DIR"/* && chmod 666 "$UNPRIV_DIR/stats"
+}
+
+# run_unprivileged TAG "VAR=VALUE ..." PROGRAM [ARGS...]: run_ucow of the copy of PROGRAM, as
+# nobody with CAP_SYS_PTRACE, with the copied library and the settings (no spaces in values).
+run_unprivileged() {
+	ru_tag=$1
+	ru_env=$2
+	ru_prog=$3
+	shift 3
+	ru_lib=$LIB
+	LIB=$UNPRIV_DIR/libucow.so
+	# shellcheck disable=SC2086 # the settings are words
+	run_ucow "$ru_tag" $ru_env setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		--inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace "$UNPRIV_DIR/$ru_prog" "$@"
+	LIB=$ru_lib
+}
+
 # run_ucow TAG [VAR=VALUE...] COMMAND...: the same with the shim preloaded (and its memset,
 # for UCOW_LAZY_MEMSET=on).
 run_ucow() {

@@ -97,22 +97,11 @@ if [ -x "$PROGS/seccomp-run" ]; then
 fi
 
 # Not root, allowed userfaultfd (CAP_SYS_PTRACE) but not CAP_SYS_NICE: no waker, no "ucow:".
-if command -v setpriv >/dev/null &&
-   setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=+sys_ptrace \
-	--ambient-caps=+sys_ptrace true 2>/dev/null; then
-	dir=$(mktemp -d /tmp/ucow-local-wake.XXXXXX) || exit 1
-	trap 'rm -rf "$dir"' EXIT
-	cp "$LIB" "$dir/libucow.so" && cp "$PROGS/fault-pace" "$dir/" || exit 1
-	: >"$dir/stats"
-	chmod 755 "$dir" "$dir"/* && chmod 666 "$dir/stats"
-	built_lib=$LIB
-	LIB=$dir/libucow.so
-	run_ucow user UCOW_FAULT_AROUND=0 UCOW_STATS="$dir/stats" setpriv --reuid=nobody \
-		--regid=nogroup --clear-groups --inh-caps=+sys_ptrace --ambient-caps=+sys_ptrace \
-		"$dir/fault-pace" -f 300 -s 10
-	LIB=$built_lib
+if unprivileged_ready fault-pace; then
+	run_unprivileged user "UCOW_FAULT_AROUND=0 UCOW_STATS=$UNPRIV_DIR/stats" fault-pace \
+		-f 300 -s 10
 	ran "not root" user
-	cp "$dir/stats" "$T/user.stats"
+	cp "$UNPRIV_DIR/stats" "$T/user.stats"
 	require_managed "not root" "$T/user.stats" &&
 		equal "not root" "wakes handed" "$(stats_of user engine wakes_handed)" 0
 else
