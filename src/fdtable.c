@@ -18,6 +18,7 @@
 #include "fdtable.h"
 #include "filter_probe.h"
 #include "log.h"
+#include "procfs.h"
 #include "source.h"
 #include "sys.h"
 #include "uffd.h"
@@ -63,44 +64,31 @@ static void sort_ints(int *v, size_t n)
 		}
 }
 
-struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
-	unsigned short d_reclen;
-	unsigned char d_type;
-	char d_name[];
+struct fd_span {
+	unsigned int lo, hi;
 };
+
+static void close_in_span(unsigned long fd, int dir, void *arg)
+{
+	const struct fd_span *span = arg;
+
+	if (fd >= span->lo && fd <= span->hi && (int)fd != dir)
+		close((int)fd);
+}
 
 /*
  * Closes [lo, hi] in this thread's table: close_range, or, where a seccomp filter forbids it,
- * each open number as /proc/thread-self/fd lists it (read with getdents64: no allocation).
+ * each open number as /proc/thread-self/fd lists it.
  */
 static void close_between(unsigned int lo, unsigned int hi)
 {
-	char buf[4096];
-	long n;
-	int dir;
+	struct fd_span span = { lo, hi };
 
 	if (lo > hi)
 		return;
 	if (filter_allows(UCOW_SYS_CLOSE_RANGE) && syscall(SYS_close_range, lo, hi, 0) == 0)
 		return;
-	dir = open("/proc/thread-self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return;
-	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
-		for (long at = 0; at < n;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + at);
-			char *end;
-			unsigned long fd = strtoul(d->d_name, &end, 10);
-
-			at += d->d_reclen;
-			if (*end || end == d->d_name || fd < lo || fd > hi || (int)fd == dir)
-				continue;
-			close((int)fd);
-		}
-	}
-	close(dir);
+	procfs_each_number("/proc/thread-self/fd", close_in_span, &span);
 }
 
 static void hold_std_fds(void)

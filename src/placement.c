@@ -1,11 +1,9 @@
 /* placement.c: where the handler thread fills a large window. On the CPU of the thread that
  * faulted, which will use and unmap the pages, then off it before the wake-up. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "filter_probe.h"
@@ -35,35 +33,13 @@ void placement_init(void)
 	place.tid = 0;
 }
 
-/* Adds the masks of the process's threads (/proc/self/task, read without allocating). */
-static bool union_of_threads(cpu_set_t *all)
+static void add_thread_mask(unsigned long tid, int dir, void *arg)
 {
-	char buf[2048];
-	bool any = false;
-	long n;
-	int dir;
+	cpu_set_t *all = arg, one;
 
-	CPU_ZERO(all);
-	dir = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0)
-		return false;
-	while ((n = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
-		for (long at = 0; at < n;) {
-			struct dirent64 *d = (struct dirent64 *)(buf + at);
-			cpu_set_t one;
-			char *end;
-			long tid = strtol(d->d_name, &end, 10);
-
-			at += d->d_reclen;
-			if (*end || end == d->d_name || tid <= 0 ||
-			    sched_getaffinity((pid_t)tid, sizeof(one), &one) < 0)
-				continue;
-			CPU_OR(all, all, &one);
-			any = true;
-		}
-	}
-	close(dir);
-	return any;
+	(void)dir;
+	if (tid > 0 && sched_getaffinity((pid_t)tid, sizeof(one), &one) == 0)
+		CPU_OR(all, all, &one);
 }
 
 void placement_adopt_process_mask(void)
@@ -72,7 +48,9 @@ void placement_adopt_process_mask(void)
 
 	if (!filter_allows(UCOW_SYS_SCHED_GETAFFINITY) || !filter_allows(UCOW_SYS_SCHED_SETAFFINITY))
 		return;
-	if (!union_of_threads(&mask))
+	CPU_ZERO(&mask);
+	if (procfs_each_number("/proc/self/task", add_thread_mask, &mask) < 0 ||
+	    CPU_COUNT(&mask) == 0)
 		return;
 	if (sched_setaffinity(0, sizeof(mask), &mask) < 0)
 		ucow_debug("handler", "cannot take the program's CPU mask: %m");

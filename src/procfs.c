@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -121,6 +122,39 @@ int procfs_thread_sched(pid_t tid, int *policy)
 int procfs_thread_cpu(pid_t tid)
 {
 	return procfs_thread_sched(tid, NULL);
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+int procfs_each_number(const char *path, void (*fn)(unsigned long n, int dir, void *arg),
+		       void *arg)
+{
+	char buf[4096];
+	long got;
+	int dir;
+
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	while ((got = syscall(SYS_getdents64, dir, buf, sizeof(buf))) > 0) {
+		for (long at = 0; at < got;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(buf + at);
+			char *end;
+			unsigned long n = strtoul(d->d_name, &end, 10);
+
+			at += d->d_reclen;
+			if (!*end && end != d->d_name)
+				fn(n, dir, arg);
+		}
+	}
+	close(dir);
+	return 0;
 }
 
 bool procfs_fd_is_anon(int fd, const char *kind)

@@ -51,6 +51,16 @@ bool procfs_file_has(const char *path, const char *needle, size_t len);
 bool procfs_parent_said(const char *loaded, const char *absent, const char *name,
 			const char *value);
 
+/* ---- numbered directories ---- */
+
+/*
+ * Calls @fn for each entry of the directory at @path whose name is a number (/proc/self/task,
+ * /proc/thread-self/fd), with the directory's own descriptor, read with getdents64: no
+ * allocation. Returns 0, or -errno when it cannot be opened.
+ */
+int procfs_each_number(const char *path, void (*fn)(unsigned long n, int dir, void *arg),
+		       void *arg);
+
 /* ---- VMAs ---- */
 
 #define PROCFS_NAME_MAX 128
