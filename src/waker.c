@@ -58,7 +58,6 @@ static struct {
 	atomic_size_t len;
 	int uffd;
 	pthread_t thread;
-	cpu_set_t home;			/* its mask at rest: the handler's at start */
 	int cpu;			/* the waker's CPU, -1 if not pinned */
 	pid_t tid;			/* the thread that ran there when it was pinned */
 	/* Handler side. */
@@ -162,15 +161,16 @@ static bool may_bring_back(void)
 static int start_thread(void)
 {
 	pthread_attr_t attr;
+	cpu_set_t home;
 	int ret;
 
 	if (!filter_allows(UCOW_SYS_SCHED_SETSCHEDULER) ||
 	    !filter_allows(UCOW_SYS_SCHED_GETAFFINITY) ||
 	    !filter_allows(UCOW_SYS_SCHED_SETAFFINITY))
 		return -EPERM;
-	if (sched_getaffinity(0, sizeof(waker.home), &waker.home) < 0)
+	if (sched_getaffinity(0, sizeof(home), &home) < 0)
 		return -errno;
-	if (CPU_COUNT(&waker.home) < 2)
+	if (CPU_COUNT(&home) < 2)
 		return -EXDEV;	/* said as "one CPU" */
 	if (!may_bring_back())
 		return -EACCES;	/* said as "needs CAP_SYS_NICE" */
@@ -187,7 +187,7 @@ static int start_thread(void)
 	}
 	pthread_setname_np(waker.thread, "ucow-waker");
 	/* A filter may refuse the moves or the policies: found now, not in a burst. */
-	ret = -pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home);
+	ret = -pthread_setaffinity_np(waker.thread, sizeof(home), &home);
 	if (!ret && (ret = set_policy(SCHED_IDLE)) == 0)
 		ret = set_policy(SCHED_OTHER);
 	if (ret) {
@@ -305,6 +305,7 @@ static void follow(bool burst_start)
 static void disarm(void)
 {
 	unsigned int spin = WAKER_SPIN;
+	cpu_set_t home;
 
 	atomic_compare_exchange_strong(&waker.state, &spin, WAKER_REST);
 	if (waker.idle_policy) {
@@ -320,8 +321,8 @@ static void disarm(void)
 		return;
 	waker.cpu = -1;
 	/* The handler's mask as it is now: an administrator may have narrowed the process's. */
-	if (sched_getaffinity(0, sizeof(waker.home), &waker.home) < 0 ||
-	    pthread_setaffinity_np(waker.thread, sizeof(waker.home), &waker.home) != 0)
+	if (sched_getaffinity(0, sizeof(home), &home) < 0 ||
+	    pthread_setaffinity_np(waker.thread, sizeof(home), &home) != 0)
 		ucow_debug("waker", "cannot take back its CPU mask: %m");
 }
 
@@ -458,16 +459,14 @@ void waker_check(void)
 
 void waker_rest(void)
 {
-	if (waker.settled != waker.posted)
-		settle();
+	settle();
 	disarm();
 	waker.burst_new = true;
 }
 
 void waker_stop(void)
 {
-	if (waker.settled != waker.posted)
-		settle();
+	settle();
 	if (!waker_exists())
 		return;
 	atomic_store(&waker.state, WAKER_STOP);
