@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pagemap.h"
 #include "policy.h"
+#include "shmem_ahead.h"
 #include "shmem_cache.h"
 #include "shmem_holes.h"
 #include "shmem_holes_stats.h"
@@ -83,18 +84,6 @@ static void shmem_holes_advise(uintptr_t start, uintptr_t end, int advice)
 			  (unsigned long)start, (unsigned long)end);
 }
 
-/* A write to a hole: one private page of zeroes, the file untouched. */
-static int fill_private(uintptr_t addr)
-{
-	long filled = fill_copy(addr, fill_zeroes, UCOW_PAGE_SIZE);
-
-	if (filled < 0)
-		return (int)filled;
-	if (filled)
-		shmem_holes_count(SH_FILLED_PRIVATE, 1);
-	return 0;
-}
-
 /* The @win bytes that hold @addr, aligned in the region (a page if @win is no more). */
 static struct window aligned_window(const struct ucow_region *r, uintptr_t addr, uint64_t win)
 {
@@ -123,22 +112,6 @@ static int map_zero_range(uintptr_t start, uintptr_t end)
 static bool holds(uintptr_t start, uintptr_t end, uintptr_t addr)
 {
 	return addr >= start && addr < end;
-}
-
-/*
- * Before the writer wakes: the pages ucow filled in @w around its fault are marked not
- * touched, so that "page cache avoided" counts only those it goes on to touch (data pages
- * in the window are not ucow's and were not filled).
- */
-static void filled_ahead(const struct window *w, uintptr_t addr, unsigned long filled)
-{
-	if (holds(w->start, w->end, addr)) {
-		shmem_measure_filled_ahead(w->start, addr);
-		shmem_measure_filled_ahead(addr + UCOW_PAGE_SIZE, w->end);
-	} else {
-		shmem_measure_filled_ahead(w->start, w->end);
-	}
-	shmem_holes_count(SH_FILLED_AHEAD, filled);
 }
 
 /* The first fault of a mapping gets this much mapped around it, and the later ones the whole
@@ -211,7 +184,7 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 	int ret;
 
 	if (f->flags & UCOW_FAULT_WRITE) {
-		ret = fill_private(f->addr);
+		ret = shmem_fill_private(f->addr);
 		if (ret < 0)
 			return ret;
 		/* Answered: what fails from here leaves holes missing, to fault as any other. */
@@ -231,163 +204,6 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 	return map_zero_range(run.start, run.end);
 }
 
-#define STREAM_WAKE_RUN (8 * UCOW_PAGE_SIZE)	/* the longest run woken as it is filled */
-
-/*
- * Private zero pages over every run of holes in @w, the faulting page's included, and one
- * wake for all of them at the end; with @stream, a short run (data every few pages) also
- * wakes as it is filled, so that a writer going up, slowed by the kernel's copies of the
- * data pages, works its way through the window while the rest is being filled (sequential
- * writes, data every 4 or 8 pages: a fifth to a third less time, measured). A writer woken
- * after a longer run would only catch up and fault again (data every 64 pages: 10% more).
- * @mark: the pages filled are marked not touched
- * (filled_ahead), for a window filled whole (MADV_HUGEPAGE), where most may never be; not for
- * a sequential writer's next window, which it is heading through (it costs a tenth of the
- * fill: sequential writes 0.42 -> 0.56 of the kernel's time, measured) and of which at most
- * the window it is in counts as written before it is. Returns 0 or -errno.
- */
-static int fill_private_runs(const struct ucow_region *r, const struct window *w, uintptr_t addr,
-			     bool mark, bool stream)
-{
-	unsigned long filled = 0;
-	bool fault_done = false;
-	struct hole_walk walk;
-	uintptr_t s, e;
-	long n = 0;
-
-	if (hole_walk_start(&walk, r, w->start, w->end))
-		while (n >= 0 && hole_walk_next(&walk, &s, &e)) {
-			for (uintptr_t at = s; at < e && n >= 0; at += FILL_ZEROES_LEN) {
-				size_t len = e - at < FILL_ZEROES_LEN ? e - at : FILL_ZEROES_LEN;
-
-				n = stream && e - s <= STREAM_WAKE_RUN ?
-					fill_copy(at, fill_zeroes, len) :
-					fill_copy_quiet(at, fill_zeroes, len);
-				filled += n > 0 ? (unsigned long)n : 0;
-			}
-			fault_done |= holds(s, e, addr);
-		}
-	filled /= UCOW_PAGE_SIZE;
-	shmem_holes_count(SH_FILLED_PRIVATE, filled);
-	if (mark)
-		filled_ahead(w, addr, filled && fault_done ? filled - 1 : filled);
-	/* After a failure too: a thread waiting on a page left missing faults again. */
-	fill_wake(w->start, w->end - w->start);
-	if (n < 0)
-		return (int)n;
-	return fault_done ? 0 : fill_private(addr);
-}
-
-/* Windows filled ahead, one after another, before the writer is measured again. */
-#define BLIND_FILLS 16
-
-/*
- * Whether every page of the window the writer came through (before @addr going up, after it
- * going down) is now a private page of this process: a writer that ran through a zero-page
- * window writing every page earns windows filled ahead; a strided or scattered one keeps the
- * zero page, and memory equal to what it writes.
- */
-static bool written_densely(const struct ucow_region *r, uintptr_t addr, int heading)
-{
-	uint64_t entries[PM_BATCH];
-	size_t n = ucow_cfg.fault_around / UCOW_PAGE_SIZE;
-	size_t room = heading > 0 ? (addr - r->start) / UCOW_PAGE_SIZE
-				  : (r->end - addr) / UCOW_PAGE_SIZE - 1;
-	uintptr_t start;
-	ssize_t got;
-	int pm;
-
-	if (n > PM_BATCH)
-		n = PM_BATCH;
-	if (n > room)
-		n = room;
-	if (n == 0)
-		return false;
-	start = heading > 0 ? addr - n * UCOW_PAGE_SIZE : addr + UCOW_PAGE_SIZE;
-	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (pm < 0)
-		return false;
-	got = pagemap_read(pm, start, entries, n);
-	close(pm);
-	if (got != (ssize_t)n)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((entries[i] & (PM_PRESENT | PM_FILE | PM_EXCLUSIVE)) != (PM_PRESENT | PM_EXCLUSIVE))
-			return false;
-	return true;
-}
-
-/*
- * Zero mode, a write continuing a sequential stream: fill ahead if the writer wrote every
- * page of the zero window it came through, and then for a few windows without looking
- * (pages filled ahead cannot tell written from not), after which it is measured again.
- * A writer that stops leaves at most one window filled and unwritten; one that turns
- * strided is caught at the next measured window. Handler thread only.
- */
-static uintptr_t filled_next;	/* where the writer faults after the last window filled */
-static uint64_t filled_birth;	/* in which mapping (region.birth) */
-static struct window filling;	/* the last window filled ahead there, */
-static uint64_t filling_until;	/* and until when a fault in it is one the fill overtook */
-#define FILL_OVERTAKEN_NS 1000000
-
-static bool fill_ahead_earned(const struct ucow_region *r, uintptr_t addr, int heading)
-{
-	static unsigned int blind;
-	bool resumes = addr == filled_next && r->birth == filled_birth;
-
-	if (resumes && blind < BLIND_FILLS) {
-		blind++;
-		return true;
-	}
-	if (!resumes && written_densely(r, addr, heading)) {
-		blind = 1;
-		return true;
-	}
-	blind = 0;
-	filled_next = 0;
-	return false;
-}
-
-/* The window filled ahead of a writer heading up or down from @addr. */
-static struct window ahead_window(const struct ucow_region *r, uintptr_t addr, int heading)
-{
-	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
-	struct window w = { addr, addr + UCOW_PAGE_SIZE };
-
-	if (heading > 0)
-		w.end = r->end - addr < win ? r->end : addr + win;
-	else
-		w.start = w.end - r->start < win ? r->start : w.end - win;
-	return w;
-}
-
-/*
- * A write that continues a sequential stream: the holes ahead, up to the stream's window and
- * past the data pages in it, get private zero pages in one go, so the writes that follow
- * never fault. At most one window beyond the last page a stream writes is filled without
- * being written (filling the next window too while the writer writes this one, as readers
- * get, was 10-15% faster with data every 16 or 64 pages or none, measured, but holds two;
- * half windows, to hold one, were slower than none). Not on the writer's CPU: fresh memory
- * for the most part (guest RAM) gains nothing there, and each move wakes an idle CPU
- * (sequential writes: 0.48 -> 0.56 of the kernel's time, measured).
- */
-static int fill_ahead(const struct ucow_region *r, uintptr_t addr, int heading)
-{
-	struct window w = ahead_window(r, addr, heading);
-	int ret = fill_private_runs(r, &w, addr, false, true);
-
-	if (ret < 0)
-		return ret;
-	/* Going up, the writer's next fault is at the first hole past the window. */
-	filled_next = heading > 0 ? hole_at_or_after(r, w.end) : w.start - UCOW_PAGE_SIZE;
-	filled_birth = r->birth;
-	filling = w;
-	filling_until = sys_now_ns() + FILL_OVERTAKEN_NS;
-	window_covered(addr, heading > 0 ? w.start : filled_next + UCOW_PAGE_SIZE,
-		       heading > 0 ? filled_next : w.end);
-	return 0;
-}
-
 /*
  * Zero mode where the program asked for huge pages: every hole of the window gets its own
  * private page, and the writes that follow there never fault (a zero-page copy-on-write
@@ -398,7 +214,7 @@ static int fill_window_private(const struct ucow_region *r, const struct ucow_fa
 {
 	struct window w = aligned_window(r, f->addr, ucow_cfg.fault_around & UCOW_PAGE_MASK);
 
-	return fill_private_runs(r, &w, f->addr, true, false);
+	return shmem_fill_window(r, &w, f->addr);
 }
 
 static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
@@ -413,20 +229,21 @@ static int write_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	 * process writes into the file there later, and write mode differs only in memory.
 	 */
 	if (!mode_is(r, UCOW_SHMEM_ZERO) || (f->flags & UCOW_FAULT_AGAIN))
-		return fill_private(f->addr);
+		return shmem_fill_private(f->addr);
 	if ((r->data & SH_HUGE))
 		return fill_window_private(r, f);
 	/* The writer caught up with the window being filled ahead of it: its page is filled,
 	 * and the stream goes on past the window. Later, a fault there is a new one (a page
 	 * discarded since). */
-	if (r->birth == filled_birth && holds(filling.start, filling.end, f->addr) &&
-	    sys_now_ns() < filling_until)
-		return fill_private(f->addr);
-	filling = (struct window){ 0, 0 };
+	if (shmem_ahead_overtaken(r, f->addr))
+		return shmem_fill_private(f->addr);
 	window_next(f->addr, r->start, r->end, ucow_cfg.fault_around);
 	/* The measured density stands in for the stream's usual run of confirming faults. */
-	if (heading && win > UCOW_PAGE_SIZE && fill_ahead_earned(r, f->addr, heading))
-		return fill_ahead(r, f->addr, heading);
+	if (heading && win > UCOW_PAGE_SIZE) {
+		ret = shmem_ahead_write(r, f->addr, heading);
+		if (ret)
+			return ret < 0 ? ret : 0;
+	}
 	ret = map_zero_around(r, f, &w, NULL);
 	if (ret < 0 || win <= UCOW_PAGE_SIZE)
 		return ret;
