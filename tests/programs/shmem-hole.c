@@ -7,7 +7,8 @@
  *   -s  mapping size (K/M suffixes; default 8M)
  *   -p  seq-write (default), seq-part (the first 3/8 and 5 pages), stride2 (every other
  *       page), rand-write, read, read-write, sparse (every 16th page), rev-write and
- *       rev-read (from the last page down), rev-stride3 (every third page, down)
+ *       rev-read (from the last page down), rev-stride3 (every third page, down),
+ *       turn-stride2 (every page of the first eighth, then every other page)
  *   -d  every Nth page has data written with pwrite before mapping (0: none; default 4)
  *   -r  instead of -d: runs of 1-8 data pages between runs of holes, half of them 1-8
  *       pages long and half 1-600 (around and across fault-around windows), from SEED
@@ -210,6 +211,10 @@ int main(int argc, char **argv)
 	} else if (strcmp(pattern, "stride2") == 0) {
 		for (p = 0; p < npages; p += 2)
 			touched[p] = true;
+	} else if (strcmp(pattern, "turn-stride2") == 0) {
+		/* A sequential writer that turns strided: written in order below, page by page. */
+		for (p = 0; p < npages; p++)
+			touched[p] = p < npages / 8 || p % 2 == 0;
 	} else if (strcmp(pattern, "sparse") == 0) {
 		for (p = 3; p < npages; p += 16)	/* 3: a hole when -d is 4 */
 			touched[p] = true;
