@@ -76,6 +76,10 @@ static long fill_range(uintptr_t dst, const void *src, size_t len, bool wake)
 
 	if (woken_at_end)
 		wake = false;
+	/* A wake the waker claimed and has not made (preempted) is made again here too, not
+	 * only between faults: a resolve of many fills would hold it up (man 7: UCOW_LOCAL_WAKE). */
+	if (ucow_in_handler)
+		waker_check();
 
 	while (done < len) {
 		size_t n = len - done;
