@@ -35,6 +35,8 @@ run k-turn "$PROGS/shmem-hole" -s 256M -d 64 -p turn-stride2
 run_ucow u-turn "$PROGS/shmem-hole" -s 256M -d 64 -p turn-stride2
 same_output "256M turn-stride2" k-turn u-turn
 no_stderr "256M turn-stride2" u-turn
+equal "256M turn-stride2" "file kB (untouched: managed)" "$(mem u-turn file_kb)" \
+	"$(mem u-turn file_kb_before)"
 anon_within "256M turn-stride2" "$(mem u-turn anon_kb)" "$(($(mem k-turn written) * 4))" \
 	$((17 * 2048))
 matrix_cases=$((matrix_cases + 2))
