@@ -50,7 +50,8 @@ static void filled_ahead(const struct window *w, uintptr_t addr, unsigned long f
 
 /*
  * One piece of a run of holes (FILL_ZEROES_LEN at most): private zero pages, or with @zero the
- * zero page; woken at once with @wake. Returns the bytes filled or -errno.
+ * zero page (counted here); woken at once with @wake. Returns the bytes given private pages
+ * (0 for the zero page) or -errno.
  */
 static long fill_piece(uintptr_t at, size_t len, bool zero, bool wake)
 {
