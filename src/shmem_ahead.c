@@ -13,11 +13,6 @@
 #include "shmem_measure.h"
 #include "sys.h"
 
-static bool holds(uintptr_t start, uintptr_t end, uintptr_t addr)
-{
-	return addr >= start && addr < end;
-}
-
 int shmem_fill_private(uintptr_t addr)
 {
 	long filled = fill_copy(addr, fill_zeroes, UCOW_PAGE_SIZE);
@@ -36,7 +31,7 @@ int shmem_fill_private(uintptr_t addr)
  */
 static void filled_ahead(const struct window *w, uintptr_t addr, unsigned long filled)
 {
-	if (holds(w->start, w->end, addr)) {
+	if (range_holds(w->start, w->end, addr)) {
 		shmem_measure_filled_ahead(w->start, addr);
 		shmem_measure_filled_ahead(addr + UCOW_PAGE_SIZE, w->end);
 	} else {
@@ -48,21 +43,28 @@ static void filled_ahead(const struct window *w, uintptr_t addr, unsigned long f
 #define STREAM_WAKE_RUN (8 * UCOW_PAGE_SIZE)	/* the longest run woken as it is filled */
 #define SAMPLE_EVERY 8	/* with @sample, one piece in this many gets the zero page */
 
+int shmem_map_zero(uintptr_t start, uintptr_t end, bool wake)
+{
+	long filled;
+
+	if (start >= end)
+		return 0;
+	filled = wake ? fill_zero(start, end - start) : fill_zero_quiet(start, end - start);
+	if (filled < 0)
+		return (int)filled;
+	shmem_holes_count(SH_ZERO_MAPPED, (unsigned long)filled / UCOW_PAGE_SIZE);
+	return 0;
+}
+
 /*
  * One piece of a run of holes (FILL_ZEROES_LEN at most): private zero pages, or with @zero the
- * zero page (counted here); woken at once with @wake. Returns the bytes given private pages
- * (0 for the zero page) or -errno.
+ * zero page; woken at once with @wake. Returns the bytes given private pages (0 for the zero
+ * page) or -errno.
  */
 static long fill_piece(uintptr_t at, size_t len, bool zero, bool wake)
 {
-	long n;
-
-	if (zero) {
-		n = wake ? fill_zero(at, len) : fill_zero_quiet(at, len);
-		if (n > 0)
-			shmem_holes_count(SH_ZERO_MAPPED, (unsigned long)n / UCOW_PAGE_SIZE);
-		return n > 0 ? 0 : n;
-	}
+	if (zero)
+		return shmem_map_zero(at, at + len, wake);
 	return wake ? fill_copy(at, fill_zeroes, len) : fill_copy_quiet(at, fill_zeroes, len);
 }
 
@@ -98,12 +100,12 @@ static int fill_runs(const struct ucow_region *r, const struct window *w, uintpt
 			for (uintptr_t at = s; at < e && n >= 0; at += FILL_ZEROES_LEN) {
 				size_t len = e - at < FILL_ZEROES_LEN ? e - at : FILL_ZEROES_LEN;
 				bool zero = sample && ++pieces % SAMPLE_EVERY == 0 &&
-					    !holds(at, at + len, addr);
+					    !range_holds(at, at + len, addr);
 
 				n = fill_piece(at, len, zero, stream && e - s <= STREAM_WAKE_RUN);
 				filled += n > 0 ? (unsigned long)n : 0;
 			}
-			fault_done |= holds(s, e, addr);
+			fault_done |= range_holds(s, e, addr);
 		}
 	filled /= UCOW_PAGE_SIZE;
 	shmem_holes_count(SH_FILLED_PRIVATE, filled);
@@ -219,7 +221,7 @@ static struct window ahead_window(const struct ucow_region *r, uintptr_t addr, i
 
 bool shmem_ahead_overtaken(const struct ucow_region *r, uintptr_t addr)
 {
-	if (r->birth == ahead.birth && holds(ahead.filling.start, ahead.filling.end, addr) &&
+	if (r->birth == ahead.birth && range_holds(ahead.filling.start, ahead.filling.end, addr) &&
 	    sys_now_ns() < ahead.filling_until)
 		return true;
 	ahead.filling = (struct window){ 0, 0 };

@@ -12,6 +12,8 @@
 
 /* A write to a hole: one private page of zeroes, the file untouched. Returns 0 or -errno. */
 int shmem_fill_private(uintptr_t addr);
+/* The zero page over the holes [@start, @end), woken with @wake. Returns 0 or -errno. */
+int shmem_map_zero(uintptr_t start, uintptr_t end, bool wake);
 /*
  * Every hole of @w gets a private page (@addr, the faulting page, first if it is one), marked
  * not touched for the savings measure. Returns 0 or -errno.

@@ -96,24 +96,6 @@ static struct window aligned_window(const struct ucow_region *r, uintptr_t addr,
 	return w;
 }
 
-static int map_zero_range(uintptr_t start, uintptr_t end)
-{
-	long filled;
-
-	if (start >= end)
-		return 0;
-	filled = fill_zero(start, end - start);
-	if (filled < 0)
-		return (int)filled;
-	shmem_holes_count(SH_ZERO_MAPPED, (unsigned long)filled / UCOW_PAGE_SIZE);
-	return 0;
-}
-
-static bool holds(uintptr_t start, uintptr_t end, uintptr_t addr)
-{
-	return addr >= start && addr < end;
-}
-
 /* The first fault of a mapping gets this much mapped around it, and the later ones the whole
  * UCOW_FAULT_AROUND: a mapping made for one write or read (shared-memory messages, mapped,
  * touched and unmapped again) then costs no 2 MiB of zero pages to map and tear down (map,
@@ -157,10 +139,10 @@ static int map_zero_but_fault(const struct ucow_region *r, const struct ucow_fau
 		*holes = 1;
 	} else
 		while (ret == 0 && hole_walk_next(&walk, &s, &e)) {
-			if (holds(s, e, f->addr))
+			if (range_holds(s, e, f->addr))
 				*fault_run = (struct window){ s, e };
 			else
-				ret = map_zero_range(s, e);
+				ret = shmem_map_zero(s, e, true);
 			*holes += (e - s) / UCOW_PAGE_SIZE;
 		}
 	return ret;
@@ -189,7 +171,7 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 			return ret;
 		/* Answered: what fails from here leaves holes missing, to fault as any other. */
 		if (map_zero_but_fault(r, f, w, &run, &holes) == 0 && run.end - run.start > UCOW_PAGE_SIZE)
-			map_zero_range(run.start, run.end);	/* (the walk found the page a hole) */
+			shmem_map_zero(run.start, run.end, true);	/* (the walk found the page a hole) */
 		return 0;
 	}
 	ret = map_zero_but_fault(r, f, w, &run, &holes);
@@ -201,7 +183,7 @@ static int map_zero_around(const struct ucow_region *r, const struct ucow_fault 
 	if (holes)
 		shmem_holes_count(SH_READ_CREDIT,
 				  shmem_measure_read(r, f->addr, w->start, w->end, holes));
-	return map_zero_range(run.start, run.end);
+	return shmem_map_zero(run.start, run.end, true);
 }
 
 /*
@@ -272,7 +254,7 @@ static void read_ahead(const struct ucow_region *r, const struct ucow_fault *f,
 	static struct window last;	/* the last window mapped for a read */
 	size_t win = ucow_cfg.fault_around & UCOW_PAGE_MASK;
 	bool stream = r->birth == reading_birth &&
-		      (w->start == last.end || holds(reading.start, reading.end, f->addr));
+		      (w->start == last.end || range_holds(reading.start, reading.end, f->addr));
 	struct window next;
 	uintptr_t s, e, trip = 0;
 	unsigned long holes = 0;
@@ -324,12 +306,12 @@ static int read_fault(const struct ucow_region *r, const struct ucow_fault *f)
 	unsigned long found = 1;
 	int ret;
 
-	if (r->birth == reading_birth && holds(reading.start, reading.end, f->addr) &&
+	if (r->birth == reading_birth && range_holds(reading.start, reading.end, f->addr) &&
 	    reading_holes) {
 		shmem_holes_count(SH_READ_CREDIT, shmem_measure_read(r, reading.start, reading.start,
 								     reading.end, reading_holes));
 		reading_holes = 0;
-		ret = map_zero_range(f->addr, f->addr + UCOW_PAGE_SIZE);
+		ret = shmem_map_zero(f->addr, f->addr + UCOW_PAGE_SIZE, true);
 	} else {
 		ret = map_zero_around(r, f, &w, &found);
 	}

@@ -14,6 +14,12 @@ struct window {
 	uintptr_t end;
 };
 
+/* Whether [@start, @end) holds @addr. */
+static inline bool range_holds(uintptr_t start, uintptr_t end, uintptr_t addr)
+{
+	return addr >= start && addr < end;
+}
+
 /*
  * The range to fill for a fault at @addr, within [@lo, @hi). @max is the largest window in
  * bytes (0 or a page: one page). A fault on the page just past either end of a stream's last
